@@ -1,0 +1,177 @@
+"""Lab machines: an overlay on the base image, booted with systemd under
+``systemd-nspawn`` in its own network namespace on the lab bridge.
+
+"Power" is the nspawn process: on while it runs. Pulling the plug kills the
+node's init with SIGKILL, which takes every process of the machine with it.
+"""
+
+import os
+import signal
+import subprocess
+import time
+
+from . import config
+from .util import LabError, pid_alive, read_pid, run, say, wait_for
+
+NETWORK_FILE = """\
+[Match]
+Name={ifname}
+
+[Network]
+Address={address}/{prefixlen}
+LinkLocalAddressing=no
+IPv6AcceptRA=no
+"""
+
+
+def is_mounted(path):
+    target = str(path)
+    with open("/proc/self/mounts") as mounts:
+        return any(line.split()[1] == target for line in mounts)
+
+
+def prepare(node, image, repo, master_address, master_finger):
+    """Create the node's overlay (once) and write its identity into it."""
+    for sub in ("upper", "work", "root"):
+        (node.dir / sub).mkdir(parents=True, exist_ok=True)
+    if not is_mounted(node.root):
+        run(["mount", "-t", "overlay", "overlay", "-o",
+             f"lowerdir={image},upperdir={node.dir / 'upper'},workdir={node.dir / 'work'}",
+             node.root])
+    root = node.root
+    (root / "etc" / "hostname").write_text(node.name + "\n")
+    network = root / "etc" / "systemd" / "network"
+    network.mkdir(parents=True, exist_ok=True)
+    (network / "10-management.network").write_text(
+        NETWORK_FILE.format(ifname="host0", address=node.address, prefixlen=node.prefixlen))
+    if node.provider_address:
+        lab = config.load()
+        (network / "20-provider.network").write_text(NETWORK_FILE.format(
+            ifname="host1", address=node.provider_address, prefixlen=lab.provider_prefixlen))
+    (root / "etc" / "salt" / "minion_id").write_text(node.name)
+    (root / "etc" / "salt" / "minion.d" / "lab.conf").write_text(
+        f"# written by the lab: the master on the lab bridge, pinned by fingerprint\n"
+        f"id: {node.name}\nmaster: {master_address}\nmaster_finger: '{master_finger}'\n"
+        f"log_level_logfile: info\n")
+    (node.dir / "repo").write_text(str(repo))
+
+
+def nspawn_command(node, repo):
+    cmd = [
+        "systemd-nspawn", "--quiet", "-D", node.root, "--register=no", "--keep-unit",
+        "-M", node.name, "-b", f"--network-bridge={config.BRIDGE}",
+        f"--bind-ro={repo}:{config.APT_MOUNT}",
+        "--capability=CAP_NET_ADMIN,CAP_SYS_ADMIN,CAP_IPC_LOCK,CAP_SYS_NICE",
+        "--resolv-conf=off", "--timezone=off", "--link-journal=no",
+    ]
+    if node.provider_address:
+        cmd.append(f"--network-veth-extra=vp-{node.name}:host1")
+    for dev in ("/dev/kvm", "/dev/net/tun"):
+        if os.path.exists(dev):
+            cmd.append(f"--bind={dev}")
+    return cmd
+
+
+def nspawn_pid(node):
+    return read_pid(node.dir / "nspawn.pid")
+
+
+def init_pid(node):
+    """PID (on the host) of the node's systemd, or None when it is off."""
+    parent = nspawn_pid(node)
+    if not parent:
+        return None
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            return int(entry)
+    return None
+
+
+def is_on(node):
+    return nspawn_pid(node) is not None
+
+
+def power_on(node):
+    """Boot the node (no-op when already on)."""
+    if is_on(node):
+        return False
+    repo = (node.dir / "repo").read_text().strip()
+    if not is_mounted(node.root):
+        raise LabError(f"{node.name}: its disk is not prepared; run `python -m lab up` first")
+    attach_bridge_port_later = node.provider_address is not None
+    console = open(node.dir / "console.log", "ab")
+    proc = subprocess.Popen(nspawn_command(node, repo), stdin=subprocess.DEVNULL,
+                            stdout=console, stderr=console, start_new_session=True)
+    console.close()
+    (node.dir / "nspawn.pid").write_text(str(proc.pid))
+    wait_for(f"{node.name} to start its init", lambda: init_pid(node) or not pid_alive(proc.pid), 20)
+    if not pid_alive(proc.pid):
+        raise LabError(f"{node.name}: systemd-nspawn exited at once; see {node.dir / 'console.log'}")
+    if attach_bridge_port_later:
+        wait_for(f"{node.name}'s provider link", lambda: _link_exists(f"vp-{node.name}"), 10)
+        run(["ip", "link", "set", f"vp-{node.name}", "master", config.PROVIDER_BRIDGE, "up"])
+    return True
+
+
+def _link_exists(name):
+    return os.path.exists(f"/sys/class/net/{name}")
+
+
+def power_off(node, timeout=15):
+    """Pull the plug: SIGKILL the node's init, then make sure nspawn is gone."""
+    parent = nspawn_pid(node)
+    if parent is None:
+        return False
+    init = init_pid(node)
+    if init:
+        os.kill(init, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while pid_alive(parent) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if pid_alive(parent):
+        os.kill(parent, signal.SIGKILL)
+        wait_for(f"{node.name}'s nspawn to exit", lambda: not pid_alive(parent), 5)
+    (node.dir / "nspawn.pid").unlink(missing_ok=True)
+    return True
+
+
+def shutdown(node, timeout=60):
+    """A clean ACPI-like shutdown: ask systemd to power off, wait for it."""
+    init = init_pid(node)
+    if not init:
+        return False
+    os.kill(init, signal.SIGRTMIN + 4)
+    try:
+        wait_for(f"{node.name} to shut down", lambda: not is_on(node), timeout)
+    except LabError:
+        say(f"{node.name} did not shut down within {timeout}s; pulling the plug")
+        power_off(node)
+    return True
+
+
+def enter(node):
+    """The nsenter prefix that runs a command inside the node."""
+    init = init_pid(node)
+    if not init:
+        raise LabError(f"{node.name} is powered off")
+    return ["nsenter", "-t", str(init), "-m", "-u", "-i", "-n", "-p", "--"]
+
+
+def exec_in(node, cmd, check=True, capture=True, timeout=None):
+    return run(enter(node) + list(cmd), check=check, capture=capture)
+
+
+def destroy(node):
+    """Power off, unmount and delete everything of one node."""
+    power_off(node)
+    for target in (node.root,):
+        if is_mounted(target):
+            run(["umount", "-l", target], check=False)
+    run(["rm", "-rf", "--one-file-system", node.dir], check=False)

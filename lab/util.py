@@ -1,0 +1,92 @@
+"""Small helpers: running commands, timing phases, waiting for conditions."""
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+
+
+class LabError(SystemExit):
+    """A lab step failed; the message says what and what to do."""
+
+    def __init__(self, message):
+        super().__init__(f"lab: {message}")
+
+
+def say(message):
+    print(f"[lab {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def run(cmd, check=True, capture=False, env=None, input=None, quiet=False):
+    """Run ``cmd`` (a list); raise :class:`LabError` with its output on failure."""
+    result = subprocess.run(
+        [str(c) for c in cmd],
+        check=False,
+        text=True,
+        input=input,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE if (capture or quiet) else None,
+        stderr=subprocess.PIPE if (capture or quiet) else None,
+    )
+    if check and result.returncode != 0:
+        detail = ((result.stdout or "") + (result.stderr or "")).strip()[-3000:]
+        raise LabError(f"command failed ({result.returncode}): {' '.join(map(str, cmd))}\n{detail}")
+    return result
+
+
+def wait_for(what, predicate, timeout, interval=0.5):
+    """Poll ``predicate`` until it returns a true value; fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise LabError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+class Phases:
+    """Records how long each named phase took, and prints them at the end."""
+
+    def __init__(self):
+        self.times = []
+
+    @contextlib.contextmanager
+    def phase(self, name):
+        say(f"{name} ...")
+        start = time.monotonic()
+        yield
+        took = time.monotonic() - start
+        self.times.append((name, took))
+        say(f"{name}: {took:.1f}s")
+
+    def report(self):
+        total = sum(t for _, t in self.times)
+        lines = [f"  {name:<28} {took:7.1f}s" for name, took in self.times]
+        lines.append(f"  {'total':<28} {total:7.1f}s")
+        return "phase times:\n" + "\n".join(lines)
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie is not alive
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def read_pid(path):
+    try:
+        pid = int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if pid_alive(pid) else None

@@ -1,0 +1,31 @@
+"""Shared test helpers.
+
+`_modules/x.py` and `_states/x.py` share a file name, so they are loaded by
+path under distinct module names (``ext_modules_x``, ``ext_states_x``).
+"""
+
+import importlib.util
+import pathlib
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+
+
+def load_ext(kind, name):
+    """Import ``<repo>/_<kind>/<name>.py`` as module ``ext_<kind>_<name>``."""
+    path = REPO / f"_{kind}" / f"{name}.py"
+    modname = f"ext_{kind}_{name}"
+    if modname in sys.modules:
+        return sys.modules[modname]
+    spec = importlib.util.spec_from_file_location(modname, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[modname] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def repo_root():
+    return REPO
