@@ -24,6 +24,11 @@ IPv6AcceptRA=no
 """
 
 
+# Machines this process started: reaped when powered off, so a long-lived
+# process (the BMC daemon) does not collect zombies.
+_children = {}
+
+
 def is_mounted(path):
     target = str(path)
     with open("/proc/self/mounts") as mounts:
@@ -73,6 +78,9 @@ def nspawn_command(node, repo):
 
 
 def nspawn_pid(node):
+    child = _children.get(node.name)
+    if child is not None and child.poll() is not None:  # exited: reap it
+        _children.pop(node.name, None)
     return read_pid(node.dir / "nspawn.pid")
 
 
@@ -110,6 +118,7 @@ def power_on(node):
     proc = subprocess.Popen(nspawn_command(node, repo), stdin=subprocess.DEVNULL,
                             stdout=console, stderr=console, start_new_session=True)
     console.close()
+    _children[node.name] = proc
     (node.dir / "nspawn.pid").write_text(str(proc.pid))
     wait_for(f"{node.name} to start its init", lambda: init_pid(node) or not pid_alive(proc.pid), 20)
     if not pid_alive(proc.pid):
@@ -138,6 +147,9 @@ def power_off(node, timeout=15):
     if pid_alive(parent):
         os.kill(parent, signal.SIGKILL)
         wait_for(f"{node.name}'s nspawn to exit", lambda: not pid_alive(parent), 5)
+    child = _children.pop(node.name, None)
+    if child is not None:
+        child.wait(timeout=5)
     (node.dir / "nspawn.pid").unlink(missing_ok=True)
     return True
 
@@ -164,7 +176,7 @@ def enter(node):
     return ["nsenter", "-t", str(init), "-m", "-u", "-i", "-n", "-p", "--"]
 
 
-def exec_in(node, cmd, check=True, capture=True, timeout=None):
+def exec_in(node, cmd, check=True, capture=True):
     return run(enter(node) + list(cmd), check=check, capture=capture)
 
 

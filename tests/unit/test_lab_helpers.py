@@ -1,0 +1,115 @@
+"""The lab's pure helpers: no root, no machines."""
+
+import pathlib
+
+import pytest
+import yaml
+
+from lab import aptrepo, config, master, network, nodes, secrets
+
+
+def test_lab_pillar_loads_three_nodes_on_the_bridge():
+    lab = config.load()
+    assert [n.name for n in lab.nodes] == ["ctl1", "ctl2", "nas"]
+    assert lab.host_address == "10.77.0.1"
+    assert {n.bmc_address for n in lab.nodes} == {"10.77.0.21", "10.77.0.22", "10.77.0.23"}
+    assert lab.node("ctl2").provider_address is not None
+    assert lab.node("nas").provider_address is None
+
+
+def test_unknown_node_is_a_clear_error():
+    with pytest.raises(SystemExit, match="no node named 'ctl3'.*ctl1, ctl2, nas"):
+        config.load().node("ctl3")
+
+
+def test_packages_are_collected_from_every_pkgs_list(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "defaults.yaml").write_text(
+        yaml.safe_dump({"pkgs": ["x", "y"], "other": {"pkgs": {"server": ["z"]}},
+                        "not_pkgs": ["nope"]}))
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "defaults.yaml").write_text(yaml.safe_dump({"pkgs": ["y", "w"]}))
+    assert aptrepo.state_tree_packages(tmp_path) == ["w", "x", "y", "z"]
+
+
+def test_state_tree_names_the_ha_packages():
+    pkgs = aptrepo.state_tree_packages()
+    for name in ("mariadb-server", "galera-4", "mariadb-backup", "fence-agents", "ipmitool",
+                 "pacemaker", "corosync-qnetd", "rabbitmq-server", "haproxy"):
+        assert name in pkgs
+
+
+def test_secrets_fit_ipmi_and_keep_existing_values():
+    site = config.load().site
+    first = secrets.generate(site)["secrets"]
+    assert set(first) >= {"bmc_ctl1", "bmc_ctl2", "bmc_nas"}
+    assert all(len(first[n]) <= 20 for n in secrets.bmc_names(site))
+    again = secrets.generate(site, {"secrets": {"bmc_ctl1": "kept", "extra": "also"}})["secrets"]
+    assert again["bmc_ctl1"] == "kept" and again["extra"] == "also"
+
+
+def test_secrets_file_is_private(tmp_path):
+    path = tmp_path / "pillar" / "secrets.sls"
+    secrets.ensure_file(config.load().site, path)
+    assert path.stat().st_mode & 0o077 == 0
+
+
+def test_master_config_binds_the_bridge_and_serves_the_repo(tmp_path):
+    conf = master.local_conf("10.77.0.1", [tmp_path / "site"], tmp_path / "state")
+    assert conf["interface"] == "10.77.0.1"
+    assert conf["file_roots"]["base"] == [str(config.REPO / "salt"), str(config.REPO)]
+    assert conf["pillar_roots"]["base"][0] == str(tmp_path / "site")
+    assert conf["pillar_roots"]["base"][-1] == str(config.REPO / "pillar")
+    assert all(str(tmp_path / "state") in conf[k] for k in ("pki_dir", "cachedir", "sock_dir"))
+
+
+def test_master_never_auto_accepts():
+    base = yaml.safe_load((config.REPO / "etc" / "salt" / "master").read_text())
+    assert base["auto_accept"] is False
+
+
+def test_nspawn_command_boots_on_the_bridge_with_the_repo_read_only():
+    node = config.load().node("ctl1")
+    cmd = [str(c) for c in nodes.nspawn_command(node, "/var/cache/halab/apt/repo")]
+    assert "-b" in cmd and f"--network-bridge={config.BRIDGE}" in cmd
+    assert f"--bind-ro=/var/cache/halab/apt/repo:{config.APT_MOUNT}" in cmd
+    assert "--register=no" in cmd and "-M" in cmd and "ctl1" in cmd
+
+
+def test_partition_drops_both_directions_on_both_bridges(monkeypatch):
+    calls = []
+    monkeypatch.setattr(network, "run", lambda cmd, **kw: calls.append(cmd))
+    network.partition("ctl1", "ctl2")
+    rules = [" ".join(c) for c in calls if c[:2] == ["nft", "add"] and "rule" in c]
+    assert len(rules) == 2
+    assert '"vb-ctl1", "vp-ctl1"' in rules[0] and rules[0].endswith("drop")
+    assert rules[0].index("ctl1") < rules[0].index("ctl2")
+    assert rules[1].index("ctl2") < rules[1].index("ctl1")
+
+
+def test_the_fileserver_hides_everything_but_states_and_extensions():
+    import re
+
+    base = yaml.safe_load((config.REPO / "etc" / "salt" / "master").read_text())
+    hidden = [re.compile(r) for r in base["file_ignore_regex"]]
+
+    def ignored(rel):
+        return any(r.search(rel) for r in hidden)
+
+    for rel in ("lab/cli.py", "tests/conftest.py", "pillar/top.sls", "etc/salt/master",
+                "README.md", "pyproject.toml", ".git/config"):
+        assert ignored(rel), rel
+    for rel in ("_modules/inventory.py", "_states/inventory.py", "base/init.sls", "top.sls"):
+        assert not ignored(rel), rel
+
+
+def test_validation_refuses_a_broken_lab_pillar(tmp_path):
+    from lab.inventory_bridge import validate_site_file
+
+    broken = yaml.safe_load(config.SITE_PILLAR.read_text())
+    broken["site"]["nodes"]["ctl2"]["address"] = "10.77.0.11"
+    path = tmp_path / "site.sls"
+    path.write_text(yaml.safe_dump(broken))
+    with pytest.raises(SystemExit, match="ctl2:address|address"):
+        validate_site_file(path)
+    validate_site_file(config.SITE_PILLAR)  # the real one passes
