@@ -10,6 +10,7 @@
     partition A B      drop all traffic between two nodes, both ways
     heal               remove every partition
     exec NODE CMD...   run a command inside a node
+    repo               top up the local apt repository (also while the lab runs)
     secrets            print a fresh secrets pillar for the lab's site
 """
 
@@ -199,6 +200,16 @@ def cmd_bmcd(args):
     return 0
 
 
+def cmd_repo(args):
+    """Top up the local apt repository from the state tree's package lists,
+    live: nodes see it at once (then `salt '*' pkg.refresh_db`)."""
+    require_root()
+    base, _ = image.ensure_image()
+    repo, built = aptrepo.ensure_repo(base)
+    print(f"apt repository {'updated' if built else 'already up to date'}: {repo}")
+    return 0
+
+
 def cmd_secrets(args):
     site = yaml.safe_load(open(args.site or config.SITE_PILLAR))["site"]
     print(yaml.safe_dump(secrets.generate(site)), end="")
@@ -230,6 +241,7 @@ def parser():
     s.add_argument("cmd", nargs=argparse.REMAINDER)
     s.set_defaults(func=cmd_exec)
     sub.add_parser("bmcd", help=argparse.SUPPRESS).set_defaults(func=cmd_bmcd)
+    sub.add_parser("repo", help="top up the local apt repository").set_defaults(func=cmd_repo)
     s = sub.add_parser("secrets", help="print a fresh secrets pillar")
     s.add_argument("--site", help="site pillar file (default: the lab's)")
     s.set_defaults(func=cmd_secrets)

@@ -9,7 +9,14 @@ import secrets as random_source
 import yaml
 
 # Secrets every site needs besides the BMC passwords its inventory names.
-SERVICE_SECRETS = ()
+SERVICE_SECRETS = (
+    "corosync_authkey",        # corosync's shared key (base64 of random bytes)
+    "galera_sst_password",     # mariabackup SST user
+    "hacluster_password",      # pcs/pcsd's hacluster user
+    "haproxy_stats_password",  # HAProxy stats page (management network only)
+    "rabbitmq_erlang_cookie",  # RabbitMQ cluster cookie
+    "rabbitmq_admin_password", # RabbitMQ administrator (guest is removed)
+)
 
 
 # IPMI 2.0 passwords hold at most 20 bytes; 16 URL-safe characters fit.

@@ -4,3 +4,9 @@
 secrets:
   idrac_r430_a: CHANGE-ME
   idrac_r430_b: CHANGE-ME
+  corosync_authkey: CHANGE-ME
+  galera_sst_password: CHANGE-ME
+  hacluster_password: CHANGE-ME
+  haproxy_stats_password: CHANGE-ME
+  rabbitmq_erlang_cookie: CHANGE-ME
+  rabbitmq_admin_password: CHANGE-ME
