@@ -715,10 +715,25 @@ def nodes(role=None):
         salt-call inventory.nodes
         salt-call inventory.nodes role=controller
     """
+    return nodes_with_any_role([role]) if role is not None else nodes_with_any_role(None)
+
+
+def nodes_with_any_role(roles):
+    """
+    Return the node ids having at least one of ``roles`` (all nodes when
+    ``roles`` is None), sorted by cluster_id then id.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call inventory.nodes_with_any_role '[controller, witness]'
+    """
+    wanted = None if roles is None else set(roles)
     return [
         node_id
         for node_id, node in sorted(_site_nodes().items(), key=_cluster_order)
-        if role is None or role in (node.get("roles") or [])
+        if wanted is None or wanted & set(node.get("roles") or [])
     ]
 
 

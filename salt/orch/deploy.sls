@@ -1,15 +1,44 @@
-{#- The whole site from bare nodes, in order. Run from the admin box:
-      salt-run state.orchestrate orch.deploy
-    Nothing is changed on any node before every node's pillar validates. #}
+{#- The whole site from bare nodes, in order (salt/orch/deploy.yaml).
+    From the admin box:   salt-run state.orchestrate orch.deploy
+    Nothing changes on any node before every node's pillar validates. #}
+{%- import_yaml 'orch/deploy.yaml' as plan %}
+{%- set ns = namespace(previous='salt: deploy-site-pillar-valid') %}
+
+deploy-sync-extensions:
+  salt.function:
+    - name: saltutil.sync_all
+    - tgt: '*'
+
 deploy-site-pillar-valid:
   salt.function:
     - name: inventory.validate
     - tgt: '*'
     - failhard: True
-
-deploy-highstate:
-  salt.state:
-    - tgt: '*'
-    - highstate: True
     - require:
-      - salt: deploy-site-pillar-valid
+      - salt: deploy-sync-extensions
+{%- for step in plan.steps %}
+{%-   if step.get('master_state') %}
+
+deploy-{{ step.id }}:
+  {{ step.master_state }}:
+    - failhard: True
+    - require:
+      - {{ ns.previous }}
+{%-     set ns.previous = step.master_state.split('.')[0] ~ ': deploy-' ~ step.id %}
+{%-   else %}
+{%-     set targets = salt['inventory.nodes_with_any_role'](step.roles) %}
+{%-     set targets = targets[:1] if step.get('first') else targets %}
+{%-     if targets %}
+
+deploy-{{ step.id }}:
+  salt.state:
+    - tgt: {{ targets | join(',') }}
+    - tgt_type: list
+    - sls: {{ step.sls }}
+    - failhard: True
+    - require:
+      - {{ ns.previous }}
+{%-       set ns.previous = 'salt: deploy-' ~ step.id %}
+{%-     endif %}
+{%-   endif %}
+{%- endfor %}

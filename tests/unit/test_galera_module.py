@@ -1,0 +1,572 @@
+"""Unit tests of _modules/galera.py: parsers on real formats, commands mocked."""
+
+from unittest.mock import patch
+
+import pytest
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+from tests.conftest import load_ext
+
+galera = load_ext("modules", "galera")
+galera_plan = load_ext("modules", "galera_plan")
+
+UUID = "6a9d5d4b-1c8e-11ef-9b0e-7e5b1f0f2a11"
+
+# grastate.dat as galera-4 (MariaDB 10.11, Debian 12) writes it.
+GRASTATE_CRASHED = f"""# GALERA saved state
+version: 2.1
+uuid:    {UUID}
+seqno:   -1
+safe_to_bootstrap: 0
+"""
+GRASTATE_CLEAN_LAST = f"""# GALERA saved state
+version: 2.1
+uuid:    {UUID}
+seqno:   1417
+safe_to_bootstrap: 1
+"""
+GRASTATE_FRESH = """# GALERA saved state
+version: 2.1
+uuid:    00000000-0000-0000-0000-000000000000
+seqno:   -1
+safe_to_bootstrap: 0
+"""
+
+_RECOVER_HEAD = """\
+2024-05-14 10:21:32 0 [Note] Starting MariaDB 10.11.6-MariaDB-0+deb12u1 source revision fecd78b83785d5ae96f2c6ff340375be803cd299 as process 2211
+2024-05-14 10:21:32 0 [Note] InnoDB: Compressed tables use zlib 1.2.13
+2024-05-14 10:21:32 0 [Note] InnoDB: Number of transaction pools: 1
+2024-05-14 10:21:32 0 [Note] InnoDB: Using crc32 + pclmulqdq instructions
+2024-05-14 10:21:32 0 [Note] InnoDB: Initializing buffer pool, total size = 128.000MiB, chunk size = 2.000MiB
+2024-05-14 10:21:32 0 [Note] InnoDB: Completed initialization of buffer pool
+2024-05-14 10:21:32 0 [Note] InnoDB: Starting crash recovery from checkpoint LSN=46846
+2024-05-14 10:21:32 0 [Note] InnoDB: End of log at LSN=48213
+2024-05-14 10:21:32 0 [Note] InnoDB: 128 rollback segments are active.
+"""
+RECOVER_LOG = (
+    _RECOVER_HEAD
+    + """\
+2024-05-14 10:21:32 0 [Note] InnoDB: log sequence number 48213; transaction id 1733
+2024-05-14 10:21:32 0 [Warning] InnoDB: Skipping buffer pool dump/restore during wsrep recovery.
+2024-05-14 10:21:32 0 [Note] Plugin 'FEEDBACK' is disabled.
+2024-05-14 10:21:32 0 [Note] WSREP: Recovered position: 6a9d5d4b-1c8e-11ef-9b0e-7e5b1f0f2a11:1417
+"""
+)
+RECOVER_LOG_PREPARED = (
+    _RECOVER_HEAD
+    + """\
+2024-05-14 10:21:32 0 [Note] InnoDB: 2 transaction(s) which must be rolled back or cleaned up in total 0 row operations to undo
+2024-05-14 10:21:32 0 [Note] InnoDB: Transaction 1736 was in the XA prepared state.
+2024-05-14 10:21:32 0 [Note] InnoDB: Transaction 1738 was in the XA prepared state.
+2024-05-14 10:21:32 0 [Note] InnoDB: log sequence number 48213; transaction id 1740
+2024-05-14 10:21:32 0 [Note] Found 2 prepared transaction(s) in InnoDB
+2024-05-14 10:21:32 0 [Note] WSREP: Recovered position: 6A9D5D4B-1C8E-11EF-9B0E-7E5B1F0F2A11:1415,0-1-1415
+"""
+)
+RECOVER_LOG_ABORTED = (
+    _RECOVER_HEAD
+    + """\
+2024-05-14 10:21:32 0 [Note] Found 1 prepared transaction(s) in InnoDB
+2024-05-14 10:21:32 0 [ERROR] Found 1 prepared transactions! It means that server was not shut down properly last time and critical recovery information (last binlog or tc.log file) was manually deleted after a crash. You have to start server with --tc-heuristic-recover switch to commit or rollback pending transactions.
+2024-05-14 10:21:32 0 [ERROR] Aborting
+"""
+)
+RECOVER_LOG_LOCKED = """\
+2024-05-14 10:21:32 0 [ERROR] InnoDB: Unable to lock ./ibdata1 error: 11
+2024-05-14 10:21:32 0 [Note] InnoDB: Check that you do not already have another mariadbd process using the same InnoDB data or log files.
+"""
+RECOVER_LOG_FRESH = (
+    _RECOVER_HEAD + "2024-05-14 10:21:32 0 [Note] WSREP: Recovered position: "
+    "00000000-0000-0000-0000-000000000000:-1\n"
+)
+
+# `mariadb --batch --skip-column-names -e "SHOW GLOBAL STATUS LIKE 'wsrep_%'"`
+STATUS_SYNCED = f"""\
+wsrep_local_state_uuid\t{UUID}
+wsrep_protocol_version\t10
+wsrep_last_committed\t1417
+wsrep_replicated\t12
+wsrep_received\t9
+wsrep_local_commits\t12
+wsrep_local_cert_failures\t0
+wsrep_local_send_queue\t0
+wsrep_local_recv_queue\t0
+wsrep_flow_control_paused\t0
+wsrep_cert_deps_distance\t1
+wsrep_local_state\t4
+wsrep_local_state_comment\tSynced
+wsrep_cert_index_size\t3
+wsrep_incoming_addresses\tAUTO,AUTO
+wsrep_cluster_weight\t3
+wsrep_desync_count\t0
+wsrep_evs_state\tOPERATIONAL
+wsrep_gmcast_segment\t0
+wsrep_cluster_capabilities\t
+wsrep_cluster_conf_id\t3
+wsrep_cluster_size\t3
+wsrep_cluster_state_uuid\t{UUID}
+wsrep_cluster_status\tPrimary
+wsrep_connected\tON
+wsrep_local_index\t0
+wsrep_provider_name\tGalera
+wsrep_provider_vendor\tCodership Oy <info@codership.com>
+wsrep_provider_version\t26.4.14(r06a0c285)
+wsrep_ready\tON
+wsrep_thread_count\t2
+"""
+STATUS_NON_PRIMARY = (
+    STATUS_SYNCED.replace("wsrep_cluster_status\tPrimary", "wsrep_cluster_status\tnon-Primary")
+    .replace("wsrep_local_state\t4", "wsrep_local_state\t0")
+    .replace("comment\tSynced", "comment\tInitialized")
+    .replace("wsrep_cluster_size\t3", "wsrep_cluster_size\t1")
+    .replace("wsrep_ready\tON", "wsrep_ready\tOFF")
+)
+STATUS_DONOR = STATUS_SYNCED.replace("wsrep_local_state\t4", "wsrep_local_state\t2").replace(
+    "comment\tSynced", "comment\tDonor/Desynced"
+)
+STATUS_STANDALONE = """\
+wsrep_cluster_status\tDisconnected
+wsrep_connected\tOFF
+wsrep_ready\tOFF
+wsrep_local_state\t0
+wsrep_local_state_comment\tInitialized
+wsrep_cluster_size\t0
+wsrep_cluster_state_uuid\t
+wsrep_last_committed\t-1
+"""
+SOCKET_ERROR = (
+    "ERROR 2002 (HY000): Can't connect to local server through socket '/run/mysqld/mysqld.sock' (2)"
+)
+
+
+class FakeNode:
+    """``cmd.run_all`` of one data node: mysqld, systemd and the datadir tools."""
+
+    def __init__(self, status=None, unit="inactive", pid=False, recover="", recover_rc=0):
+        self.status, self.unit, self.pid = status, unit, pid
+        self.recover, self.recover_rc = recover, recover_rc
+        self.fail = set()
+        self.calls = []
+
+    def __call__(self, cmd, python_shell=None, **kwargs):
+        assert isinstance(cmd, list), "commands are argument lists"
+        assert python_shell is False, "never through a shell"
+        self.calls.append(cmd)
+        handler = getattr(self, "_" + cmd[0].replace("-", "_"))
+        retcode, stdout, stderr = handler(cmd)
+        return {"retcode": retcode, "stdout": stdout, "stderr": stderr, "pid": 42}
+
+    def ran(self, program):
+        return [cmd for cmd in self.calls if cmd[0] == program]
+
+    def _mariadb(self, cmd):
+        sql = cmd[-1].split("=", 1)[1]
+        if self.status is None:
+            return 1, "", SOCKET_ERROR
+        if sql.startswith("SET GLOBAL wsrep_provider_options"):
+            self.status = STATUS_SYNCED
+            return 0, "", ""
+        return 0, self.status, ""
+
+    def _systemctl(self, cmd):
+        if cmd[1] == "is-active":
+            return (0 if self.unit == "active" else 3), self.unit, ""
+        if "systemctl start" in self.fail:
+            return 1, "", "Job for mariadb.service failed because the control process exited"
+        self.status, self.unit = STATUS_SYNCED, "active"
+        return 0, "", ""
+
+    def _pidof(self, cmd):
+        return (0 if self.pid else 1), "1234" if self.pid else "", ""
+
+    def _mariadbd(self, cmd):
+        return self.recover_rc, "", self.recover
+
+    def _galera_new_cluster(self, cmd):
+        if "galera_new_cluster" in self.fail:
+            return 1, "", "Job for mariadb.service failed"
+        self.status, self.unit = STATUS_SYNCED, "active"
+        return 0, "", ""
+
+
+@pytest.fixture
+def configure_loader_modules():
+    return {galera: {"__salt__": {}, "__opts__": {"test": False}, "__context__": {}}}
+
+
+@pytest.fixture(autouse=True)
+def log():
+    """Salt's deferred log handler would print after pytest closed stderr."""
+    with patch.object(galera, "log") as fake:
+        yield fake
+
+
+@pytest.fixture
+def grastate(tmp_path, monkeypatch):
+    path = tmp_path / "grastate.dat"
+    monkeypatch.setattr(galera, "GRASTATE", str(path))
+    return path
+
+
+@pytest.fixture
+def node():
+    fake = FakeNode()
+    with patch.dict(galera.__salt__, {"cmd.run_all": fake}):
+        yield fake
+
+
+# --- __virtual__ ---------------------------------------------------------------------
+
+
+def test_virtual_needs_the_mariadb_tools():
+    with patch("salt.utils.path.which", return_value=None):
+        loaded, reason = galera.__virtual__()
+    assert loaded is False
+    assert "mariadb, mariadbd not found" in reason and "mariadb-server" in reason
+    with patch("salt.utils.path.which", side_effect=lambda name: f"/usr/bin/{name}"):
+        assert galera.__virtual__() == "galera"
+
+
+# --- parsers ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            GRASTATE_CRASHED,
+            {"version": "2.1", "uuid": UUID, "seqno": -1, "safe_to_bootstrap": False},
+        ),
+        (
+            GRASTATE_CLEAN_LAST,
+            {"version": "2.1", "uuid": UUID, "seqno": 1417, "safe_to_bootstrap": True},
+        ),
+        (
+            GRASTATE_FRESH,
+            {
+                "version": "2.1",
+                "uuid": "00000000-0000-0000-0000-000000000000",
+                "seqno": -1,
+                "safe_to_bootstrap": False,
+            },
+        ),
+        (
+            f"# GALERA saved state\nversion: 2.1\nuuid: {UUID}\nseqno: 5\n",
+            {"version": "2.1", "uuid": UUID, "seqno": 5, "safe_to_bootstrap": False},
+        ),
+    ],
+    ids=["crashed", "clean-last-to-leave", "fresh", "no-safe-line"],
+)
+def test_parse_grastate(text, expected):
+    assert galera.parse_grastate(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "# GALERA saved state\nversion: 2.1\n", f"uuid: {UUID}\nseqno: minus one\n"],
+    ids=["empty", "truncated", "bad-seqno"],
+)
+def test_parse_grastate_rejects_a_damaged_file(text):
+    with pytest.raises(ValueError, match="no valid uuid and seqno"):
+        galera.parse_grastate(text)
+
+
+@pytest.mark.parametrize(
+    "text, uuid, seqno, prepared",
+    [
+        (RECOVER_LOG, UUID, 1417, 0),
+        (RECOVER_LOG_PREPARED, UUID, 1415, 2),
+        (RECOVER_LOG_FRESH, "00000000-0000-0000-0000-000000000000", -1, 0),
+        (RECOVER_LOG_ABORTED, None, None, 1),
+        (RECOVER_LOG_LOCKED, None, None, 0),
+    ],
+    ids=["crash-recovered", "prepared-and-gtid-suffix", "fresh", "aborted", "datadir-locked"],
+)
+def test_parse_wsrep_recover(text, uuid, seqno, prepared):
+    parsed = galera.parse_wsrep_recover(text)
+    assert (parsed["uuid"], parsed["seqno"], parsed["prepared_transactions"]) == (
+        uuid,
+        seqno,
+        prepared,
+    )
+
+
+def test_parse_wsrep_recover_keeps_the_error_lines():
+    parsed = galera.parse_wsrep_recover(RECOVER_LOG_ABORTED)
+    assert len(parsed["errors"]) == 2
+    assert "--tc-heuristic-recover" in parsed["errors"][0]
+
+
+def test_parse_status_from_batch_output():
+    assert galera.parse_status(STATUS_SYNCED) == {
+        "cluster_status": "Primary",
+        "local_state": 4,
+        "local_state_comment": "Synced",
+        "cluster_size": 3,
+        "uuid": UUID,
+        "seqno": 1417,
+        "ready": True,
+        "connected": True,
+    }
+
+
+def test_parse_status_from_rows_and_missing_variables():
+    status = galera.parse_status([("WSREP_CLUSTER_STATUS", "non-Primary"), ("wsrep_ready", "OFF")])
+    assert status["cluster_status"] == "non-Primary"
+    assert status["ready"] is False
+    assert status["local_state"] is None and status["uuid"] is None
+
+
+def test_parse_status_of_a_standalone_server():
+    status = galera.parse_status(STATUS_STANDALONE)
+    assert status["cluster_status"] == "Disconnected"
+    assert status["connected"] is False
+    assert status["uuid"] is None
+    assert status["seqno"] == -1
+
+
+@pytest.mark.parametrize(
+    "status_text, donor_ok, healthy, says",
+    [
+        (STATUS_SYNCED, False, True, "Synced"),
+        (STATUS_DONOR, False, False, "not Synced: Donor/Desynced (2)"),
+        (STATUS_DONOR, True, True, "Donor/Desynced"),
+        (STATUS_NON_PRIMARY, False, False, "not in the Primary Component: non-Primary"),
+        (STATUS_STANDALONE, False, False, "Disconnected"),
+    ],
+    ids=["synced", "donor", "donor-allowed", "non-primary", "standalone"],
+)
+def test_health(status_text, donor_ok, healthy, says):
+    ok, message = galera.health(galera.parse_status(status_text), donor_ok=donor_ok)
+    assert ok is healthy
+    assert says in message
+
+
+def test_with_safe_to_bootstrap():
+    assert galera._with_safe_to_bootstrap(GRASTATE_CRASHED) == GRASTATE_CRASHED.replace(
+        "safe_to_bootstrap: 0", "safe_to_bootstrap: 1"
+    )
+    assert galera._with_safe_to_bootstrap("version: 2.1\nseqno: -1").endswith(
+        "seqno: -1\nsafe_to_bootstrap: 1\n"
+    )
+
+
+# --- probe -------------------------------------------------------------------------------
+
+
+def test_probe_keys_are_always_the_same(node, grastate):
+    grastate.write_text(GRASTATE_CLEAN_LAST)
+    stopped = galera.probe()
+    node.status = STATUS_SYNCED
+    assert set(stopped) == set(galera.PROBE_KEYS) == set(galera.probe())
+
+
+def test_probe_running(node):
+    node.status = STATUS_SYNCED
+    report = galera.probe()
+    assert report["mysqld"] == "running"
+    assert report["reachable"] is True
+    assert report["cluster_status"] == "Primary" and report["local_state"] == 4
+    assert (report["uuid"], report["seqno"], report["position_source"]) == (UUID, 1417, "status")
+    assert not node.ran("mariadbd"), "never --wsrep-recover beside a running server"
+    query = node.ran("mariadb")[0]
+    assert "--user=root" in query and "--protocol=socket" in query
+    assert not any("password" in arg for arg in query)
+
+
+@pytest.mark.parametrize("unit, pid", [("activating", False), ("active", False), ("failed", True)])
+def test_probe_starting_when_sql_does_not_answer_yet(node, unit, pid):
+    node.unit, node.pid = unit, pid
+    report = galera.probe()
+    assert report["mysqld"] == "starting"
+    assert "Can't connect" in report["error"]
+    assert not node.ran("mariadbd")
+
+
+def test_probe_stopped_after_a_clean_shutdown(node, grastate):
+    grastate.write_text(GRASTATE_CLEAN_LAST)
+    report = galera.probe()
+    assert report["mysqld"] == "stopped"
+    assert (report["uuid"], report["seqno"], report["safe_to_bootstrap"]) == (UUID, 1417, True)
+    assert report["position_source"] == "grastate"
+    assert report["error"] is None
+    assert not node.ran("mariadbd"), "grastate.dat has the position: no recovery"
+
+
+def test_probe_stopped_after_a_crash_recovers_the_position(node, grastate):
+    grastate.write_text(GRASTATE_CRASHED)
+    node.recover = RECOVER_LOG
+    report = galera.probe()
+    assert (report["uuid"], report["seqno"], report["safe_to_bootstrap"]) == (UUID, 1417, False)
+    assert report["position_source"] == "wsrep-recover"
+    assert node.ran("mariadbd") == [galera.RECOVER_CMD]
+    assert "--user=mysql" in galera.RECOVER_CMD
+
+
+def test_probe_reports_prepared_transactions(node, grastate, log):
+    grastate.write_text(GRASTATE_CRASHED)
+    node.recover = RECOVER_LOG_PREPARED
+    report = galera.probe()
+    assert (report["seqno"], report["prepared_transactions"]) == (1415, 2)
+    assert "prepared transaction" in log.warning.call_args[0][0]
+
+
+def test_probe_reports_a_failed_recovery_without_losing_the_prepared_count(node, grastate):
+    grastate.write_text(GRASTATE_CRASHED)
+    node.recover, node.recover_rc = RECOVER_LOG_ABORTED, 1
+    report = galera.probe()
+    assert report["mysqld"] == "stopped"
+    assert report["seqno"] is None
+    assert report["uuid"] == UUID, "the history is still known from grastate.dat"
+    assert report["prepared_transactions"] == 1
+    assert "--tc-heuristic-recover" in report["error"] and "exit 1" in report["error"]
+
+
+def test_probe_without_grastate_asks_innodb(node, grastate):
+    node.recover = RECOVER_LOG_FRESH
+    report = galera.probe()
+    assert (report["uuid"], report["seqno"]) == (None, -1)
+    assert report["position_source"] == "wsrep-recover"
+
+
+def test_probe_with_a_damaged_grastate_asks_innodb(node, grastate):
+    grastate.write_text("# GALERA saved state\nversion: 2.1\n")
+    node.recover = RECOVER_LOG
+    assert galera.probe()["seqno"] == 1417
+
+
+def test_probe_answers_what_the_plan_reads(node, grastate):
+    grastate.write_text(GRASTATE_CLEAN_LAST)
+    probes = {"ctl1": galera.probe(), "ctl2": None}
+    assert galera_plan.plan(probes, ["ctl1", "ctl2"], fenced=["ctl2"])["action"] == "bootstrap"
+
+
+# --- actions -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "status, unit", [(STATUS_SYNCED, "active"), (None, "activating")], ids=["running", "starting"]
+)
+def test_bootstrap_refuses_unless_mysqld_is_stopped(node, grastate, status, unit):
+    grastate.write_text(GRASTATE_CRASHED)
+    node.status, node.unit = status, unit
+    with pytest.raises(
+        CommandExecutionError, match="systemctl restart mariadb.*splits the cluster"
+    ):
+        galera.bootstrap()
+    assert not node.ran("galera_new_cluster")
+    assert grastate.read_text() == GRASTATE_CRASHED
+
+
+def test_bootstrap_marks_safe_then_runs_galera_new_cluster(node, grastate):
+    grastate.write_text(GRASTATE_CRASHED)
+    ret = galera.bootstrap()
+    assert "safe_to_bootstrap: 1" in grastate.read_text()
+    assert node.ran("galera_new_cluster") == [["galera_new_cluster"]]
+    assert ret["changed"] is True
+    assert ret["probe"]["cluster_status"] == "Primary"
+
+
+def test_bootstrap_of_a_fresh_datadir(node, grastate):
+    galera.bootstrap()
+    assert not grastate.exists()
+    assert node.ran("galera_new_cluster")
+
+
+def test_bootstrap_failure_says_where_to_look(node, grastate):
+    grastate.write_text(GRASTATE_CRASHED)
+    node.fail.add("galera_new_cluster")
+    with pytest.raises(
+        CommandExecutionError, match=r"galera_new_cluster failed \(exit 1\).*journalctl -u mariadb"
+    ):
+        galera.bootstrap()
+
+
+def test_start_joins(node, grastate):
+    grastate.write_text(GRASTATE_CRASHED)
+    ret = galera.start()
+    assert node.ran("systemctl")[-1] == ["systemctl", "start", "mariadb"]
+    assert ret["changed"] is True and ret["probe"]["mysqld"] == "running"
+
+
+@pytest.mark.parametrize(
+    "status, unit", [(STATUS_SYNCED, "active"), (None, "activating")], ids=["running", "starting"]
+)
+def test_start_leaves_a_live_mysqld_alone(node, status, unit):
+    node.status, node.unit = status, unit
+    ret = galera.start()
+    assert ret["changed"] is False
+    assert ["systemctl", "start", "mariadb"] not in node.calls
+
+
+def test_start_failure(node, grastate):
+    node.fail.add("systemctl start")
+    with pytest.raises(CommandExecutionError, match="systemctl start mariadb failed"):
+        galera.start()
+
+
+def test_recover_primary_on_a_non_primary_node(node):
+    node.status = STATUS_NON_PRIMARY
+    ret = galera.recover_primary()
+    sets = [cmd for cmd in node.ran("mariadb") if "SET GLOBAL" in cmd[-1]]
+    assert sets == [galera._sql("SET GLOBAL wsrep_provider_options='pc.bootstrap=YES'")]
+    assert ret["changed"] is True and ret["probe"]["cluster_status"] == "Primary"
+
+
+def test_recover_primary_leaves_a_primary_node_alone(node):
+    node.status = STATUS_SYNCED
+    ret = galera.recover_primary()
+    assert ret["changed"] is False
+    assert not [cmd for cmd in node.ran("mariadb") if "SET GLOBAL" in cmd[-1]]
+
+
+def test_recover_primary_needs_a_running_node(node):
+    with pytest.raises(CommandExecutionError, match="needs a running non-Primary node"):
+        galera.recover_primary()
+
+
+def test_recover_primary_refuses_a_standalone_server(node):
+    node.status = STATUS_STANDALONE
+    with pytest.raises(CommandExecutionError, match="in no Galera cluster"):
+        galera.recover_primary()
+
+
+@pytest.mark.parametrize(
+    "status, donor_ok, http_status",
+    [
+        (STATUS_SYNCED, False, 200),
+        (STATUS_DONOR, False, 503),
+        (STATUS_DONOR, True, 200),
+        (STATUS_NON_PRIMARY, False, 503),
+        (None, False, 503),
+    ],
+    ids=["synced", "donor", "donor-allowed", "non-primary", "down"],
+)
+def test_clustercheck(node, status, donor_ok, http_status):
+    node.status = status
+    check = galera.clustercheck(donor_ok=donor_ok)
+    assert check["http_status"] == http_status
+    assert check["healthy"] is (http_status == 200)
+    assert check["message"]
+
+
+# --- plan wrapper ------------------------------------------------------------------------
+
+
+def test_plan_wrapper_uses_galera_plan():
+    with patch.dict(galera.__salt__, {"galera_plan.plan": galera_plan.plan}):
+        result = galera.plan({"ctl1": {"mysqld": "stopped", "seqno": 7}}, ["ctl1"])
+    assert (result["action"], result["node"]) == ("bootstrap", "ctl1")
+
+
+def test_plan_wrapper_turns_bad_input_into_invocation_errors():
+    with (
+        patch.dict(galera.__salt__, {"galera_plan.plan": galera_plan.plan}),
+        pytest.raises(SaltInvocationError, match="not a data node"),
+    ):
+        galera.plan({}, ["ctl1", "ctl2"], force_node="nas")
+
+
+def test_plan_wrapper_without_galera_plan():
+    with pytest.raises(CommandExecutionError, match="saltutil.sync_modules"):
+        galera.plan({}, ["ctl1"])
