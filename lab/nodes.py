@@ -57,7 +57,9 @@ def prepare(node, image, repo, master_address, master_finger):
     (root / "etc" / "salt" / "minion.d" / "lab.conf").write_text(
         f"# written by the lab: the master on the lab bridge, pinned by fingerprint\n"
         f"id: {node.name}\nmaster: {master_address}\nmaster_finger: '{master_finger}'\n"
-        f"log_level_logfile: info\n")
+        f"log_level_logfile: info\n"
+        f"# retry auth quickly once the lab has accepted the key by fingerprint\n"
+        f"acceptance_wait_time: 2\nacceptance_wait_time_max: 5\n")
     (node.dir / "repo").write_text(str(repo))
 
 

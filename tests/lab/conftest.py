@@ -42,6 +42,20 @@ class Lab:
             raise AssertionError(f"salt {target} {args}: not JSON:\n{result.stdout}\n"
                                  f"{result.stderr}") from exc
 
+    def orchestrate(self, sls, *args, timeout=1800):
+        """Run an orchestration; return (retcode, {state id: state return})."""
+        result = subprocess.run(
+            [str(BIN / "salt-run"), "--out=json", "state.orchestrate", sls, *args],
+            cwd=REPO, text=True, capture_output=True, timeout=timeout)
+        try:
+            doc = json.loads(result.stdout)
+        except ValueError as exc:
+            raise AssertionError(f"orchestrate {sls}: not JSON:\n{result.stdout[-4000:]}\n"
+                                 f"{result.stderr[-4000:]}") from exc
+        data = doc.get("data", doc)
+        states = next(iter(data.values())) if isinstance(data, dict) and data else {}
+        return doc.get("retcode", result.returncode), states
+
     def ping(self):
         return {m for m, ok in self.salt("*", "test.ping", "--timeout=5").items() if ok is True}
 
@@ -60,6 +74,32 @@ class Lab:
                 return value
             time.sleep(interval)
         raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def changed_states(orch_states):
+    """(step id, minion, state id) of every state an orchestration changed."""
+    changed = []
+    for step_id, step in orch_states.items():
+        ret = (step.get("changes") or {}).get("ret") or {}
+        if not isinstance(ret, dict):
+            continue
+        for minion, states in ret.items():
+            if isinstance(states, dict):
+                changed += [(step_id, minion, sid) for sid, st in states.items()
+                            if isinstance(st, dict) and st.get("changes")]
+    return changed
+
+
+@pytest.fixture(scope="session")
+def deployed(lab):
+    """The whole site deployed from bare nodes by the deploy orchestration."""
+    start = time.monotonic()
+    retcode, states = lab.orchestrate("orch.deploy")
+    took = time.monotonic() - start
+    failed = {k: v.get("comment") for k, v in states.items() if v.get("result") is not True}
+    assert retcode == 0 and not failed, f"deploy failed (retcode {retcode}): {failed}"
+    print(f"deploy from bare nodes: {took:.0f}s")
+    return {"seconds": took, "states": states}
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,71 @@
+"""Issue 3 on real nodes: the deploy orchestration brings bare lab nodes to
+the whole HA layer, and a second deploy changes nothing."""
+
+import json
+
+import pytest
+
+from .conftest import changed_states
+
+pytestmark = pytest.mark.lab
+
+CONTROLLERS = ("ctl1", "ctl2")
+VIP = "10.77.0.10"
+
+
+def one(lab, minion, fun, *args):
+    ret = lab.salt(minion, fun, *args)
+    assert minion in ret, f"{minion} did not answer {fun}: {ret}"
+    return ret[minion]
+
+
+def test_galera_has_two_data_nodes_and_garbd_primary_synced(lab, deployed):
+    for node in CONTROLLERS:
+        probe = one(lab, node, "galera.probe")
+        assert probe["cluster_status"] == "Primary", probe
+        assert probe["local_state"] == 4, probe
+        assert probe["cluster_size"] == 3, probe  # ctl1, ctl2 and garbd on nas
+    assert one(lab, "nas", "service.status", "garb") is True
+
+
+def test_rabbitmq_has_three_running_members_and_a_quorum_queue_policy(lab, deployed):
+    out = one(lab, "ctl1", "cmd.run", "rabbitmqctl cluster_status --formatter json")
+    running = set(json.loads(out)["running_nodes"])
+    assert running == {"rabbit@ctl1", "rabbit@ctl2", "rabbit@nas"}, out
+    policies = json.loads(one(lab, "ctl1", "cmd.run",
+                              "rabbitmqctl list_policies --formatter json"))
+    assert any(p.get("apply-to") == "quorum_queues" for p in policies), policies
+
+
+def test_pacemaker_both_online_qdevice_fencing_vip_haproxy(lab, deployed):
+    status = one(lab, "ctl1", "pacemaker.status")
+    assert status["quorate"], status
+    assert set(status["nodes_online"]) == set(CONTROLLERS), status
+    started = set(status["resources_started"])
+    for rid in ("fence-ctl1", "fence-ctl2", "vip"):
+        assert rid in started, status["resources"]
+    assert any(r.startswith("haproxy") for r in started), started
+    quorum = one(lab, "ctl1", "pacemaker.quorum_status")
+    assert quorum["qdevice_registered"] and quorum["expected_votes"] == 3, quorum
+
+
+def test_a_client_through_the_vip_writes_and_reads(lab, deployed):
+    sql = ("CREATE DATABASE IF NOT EXISTS smoke; "
+           "CREATE USER IF NOT EXISTS 'smoke'@'10.77.0.%' IDENTIFIED BY 'smoke-lab-only'; "
+           "GRANT ALL ON smoke.* TO 'smoke'@'10.77.0.%';")
+    one(lab, "ctl1", "cmd.run", f'mariadb -e "{sql}"')
+    client = f"mariadb -h {VIP} -u smoke -psmoke-lab-only smoke"
+    one(lab, "ctl2", "cmd.run",
+        f'{client} -e "CREATE TABLE IF NOT EXISTS t (v INT PRIMARY KEY); '
+        f'REPLACE INTO t VALUES (42);"')
+    out = one(lab, "ctl2", "cmd.run", f'{client} -N -e "SELECT v FROM t"')
+    assert out.strip() == "42", out
+    # both data nodes hold it
+    for node in CONTROLLERS:
+        assert one(lab, node, "cmd.run", 'mariadb -N -e "SELECT v FROM smoke.t"').strip() == "42"
+
+
+def test_a_second_deploy_changes_nothing(lab, deployed):
+    retcode, states = lab.orchestrate("orch.deploy")
+    assert retcode == 0
+    assert changed_states(states) == []
