@@ -25,10 +25,22 @@ def salt_cmd(tool, *args):
     return [str(BIN / tool), "-c", str(CONFIG_DIR), *args]
 
 
+def reactor_map(repo=config.REPO):
+    """``reactor/map.yaml`` (event tag -> reactor SLS files relative to
+    ``reactor/``) as the master's ``reactor`` option, with absolute paths."""
+    path = repo / "reactor" / "map.yaml"
+    if not path.exists():
+        return []
+    mapping = yaml.safe_load(path.read_text()) or {}
+    return [{tag: [str(repo / "reactor" / sls) for sls in files]}
+            for tag, files in mapping.items()]
+
+
 def local_conf(interface, pillar_dirs, state_dir):
     """The machine-specific part of the master config, for this checkout."""
     state_dir = pathlib.Path(state_dir)
     return {
+        "reactor": reactor_map(),
         "interface": interface,
         "pki_dir": str(state_dir / "pki"),
         "cachedir": str(state_dir / "cache"),

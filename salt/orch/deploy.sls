@@ -1,6 +1,9 @@
 {#- The whole site from bare nodes, in order (salt/orch/deploy.yaml).
     From the admin box:   salt-run state.orchestrate orch.deploy
     Nothing changes on any node before every node's pillar validates. #}
+{%- if 'inventory.nodes_with_any_role' not in salt %}
+{{-   raise('the master lacks the project modules: run `salt-run saltutil.sync_all` once, then the orchestration again') }}
+{%- endif %}
 {%- import_yaml 'orch/deploy.yaml' as plan %}
 {%- set ns = namespace(previous='salt: deploy-site-pillar-valid') %}
 

@@ -94,6 +94,8 @@ def changed_states(orch_states):
 def deployed(lab):
     """The whole site deployed from bare nodes by the deploy orchestration."""
     start = time.monotonic()
+    subprocess.run([str(BIN / "salt-run"), "saltutil.sync_all"], cwd=REPO, check=True,
+                   capture_output=True, timeout=300)
     retcode, states = lab.orchestrate("orch.deploy")
     took = time.monotonic() - start
     failed = {k: v.get("comment") for k, v in states.items() if v.get("result") is not True}

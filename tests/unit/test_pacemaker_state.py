@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 import yaml
-from salt.exceptions import SaltInvocationError
+from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from tests.conftest import load_ext
 
@@ -211,3 +211,88 @@ def test_module_errors_reach_the_state_as_failures(objects):
         "comment": "The CIB could not be brought to the declared state: "
         "pacemaker objects: primitives:x: missing type",
     }
+
+
+# --- pacemaker.online ----------------------------------------------------------------
+
+
+def crm_status(dc="ctl1", quorate=True, online=("ctl1", "ctl2")):
+    return {"dc": dc, "quorate": quorate, "nodes_online": list(online)}
+
+
+class Clock:
+    """A fake clock that moves only when the code sleeps."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = 0
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+        self.sleeps += 1
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fake = Clock()
+    monkeypatch.setattr(pacemaker_state, "_clock", fake.clock)
+    monkeypatch.setattr(pacemaker_state, "_sleep", fake.sleep)
+    return fake
+
+
+def answers(*statuses):
+    """pacemaker.status answering each status in turn, then the last for ever."""
+    queue = list(statuses)
+
+    def status():
+        item = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    return status
+
+
+def test_online_when_ready_changes_nothing(clock):
+    pacemaker_state.__salt__["pacemaker.status"] = answers(crm_status())
+    ret = pacemaker_state.online("lab", nodes=["ctl1", "ctl2"])
+    assert ret == {"name": "lab", "result": True, "changes": {},
+                   "comment": "The cluster has a DC and quorum; online: ctl1, ctl2"}
+    assert clock.sleeps == 0
+
+
+def test_online_waits_for_the_cluster_to_form(clock):
+    pacemaker_state.__salt__["pacemaker.status"] = answers(
+        CommandExecutionError("crm_mon failed (exit 102): Connection refused"),
+        crm_status(dc=None, quorate=False, online=()),
+        crm_status(online=("ctl1",)),
+        crm_status(),
+    )
+    ret = pacemaker_state.online("lab", nodes=["ctl1", "ctl2"], interval=2)
+    assert ret["result"] is True and ret["changes"] == {}
+    assert clock.sleeps == 3
+
+
+def test_online_gives_up_and_says_what_is_missing(clock):
+    pacemaker_state.__salt__["pacemaker.status"] = answers(crm_status(online=("ctl1",)))
+    ret = pacemaker_state.online("lab", nodes=["ctl1", "ctl2"], timeout=10, interval=2)
+    assert ret["result"] is False and ret["changes"] == {}
+    assert ret["comment"] == "The cluster was not ready after 10s: not online: ctl2"
+    assert clock.now >= 10
+
+
+def test_online_without_quorum(clock):
+    pacemaker_state.__salt__["pacemaker.status"] = answers(crm_status(quorate=False))
+    ret = pacemaker_state.online("lab", timeout=0)
+    assert ret["result"] is False and "the partition has no quorum" in ret["comment"]
+
+
+def test_online_test_mode_looks_once(test_mode, clock):
+    pacemaker_state.__salt__["pacemaker.status"] = answers(crm_status(online=("ctl2",)))
+    ret = pacemaker_state.online("lab", nodes=["ctl1", "ctl2"])
+    assert ret["result"] is None and ret["changes"] == {}
+    assert "not online: ctl1" in ret["comment"]
+    assert clock.sleeps == 0
