@@ -12,11 +12,20 @@ Galera on one data node (MariaDB 10.11 + galera-4, Debian 12): probe and act.
   without that plan.
 - ``clustercheck`` is the HAProxy health rule (Synced, ``wsrep_local_state``
   4).
+- ``ensure_accounts`` keeps the accounts Galera itself needs on a Synced
+  node: the SST account ``wsrep_sst_auth`` names (a joiner's mariabackup SST
+  fails without it on the donor), and MariaDB's hardening basics (no
+  anonymous account, root only through ``unix_socket``).
 
-No password is used anywhere: the ``mariadb`` client connects over the unix
-socket as root, which MariaDB on Debian authenticates by ``unix_socket``.
+No password is typed anywhere: the ``mariadb`` client connects over the unix
+socket as root, which MariaDB on Debian authenticates by ``unix_socket``. The
+SST password is read from the server's own configuration (written by the
+``galera`` state from pillar) and only its hash is sent to the server, on the
+client's stdin, never on a command line or in a log.
 """
 
+import hashlib
+import json
 import logging
 import re
 
@@ -56,6 +65,24 @@ PROBE_KEYS = (
     "prepared_transactions",
     "error",
 )
+
+# What mariabackup needs on the donor (MariaDB 10.11): RELOAD, PROCESS, LOCK
+# TABLES, BINLOG MONITOR (was REPLICATION CLIENT) and SLAVE MONITOR (alias
+# REPLICA MONITOR, for SHOW SLAVE STATUS).
+SST_PRIVILEGES = ("RELOAD", "PROCESS", "LOCK TABLES", "BINLOG MONITOR", "SLAVE MONITOR")
+_PRIVILEGE_ALIASES = {"REPLICATION CLIENT": "BINLOG MONITOR", "REPLICA MONITOR": "SLAVE MONITOR"}
+# The password of an account nobody can log in to with a password (Debian's
+# root@localhost: mysql_native_password USING 'invalid' OR unix_socket).
+NO_PASSWORD = "invalid"
+ROOT_UNIX_SOCKET_SQL = (
+    "ALTER USER 'root'@'localhost' IDENTIFIED VIA mysql_native_password "
+    "USING 'invalid' OR unix_socket"
+)
+ACCOUNTS_SQL = (
+    "SELECT User, Host, Priv FROM mysql.global_priv WHERE User = '' OR User = 'root'"
+)
+_ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
+_GRANT_LINE = re.compile(r"^GRANT (.+?) ON \*\.\* TO ", re.MULTILINE)
 
 _RECOVERED = re.compile(r"WSREP: Recovered position:\s*([0-9a-fA-F-]{36}):(-?\d+)")
 _PREPARED = re.compile(r"Found (\d+) prepared (?:XA )?transaction")
@@ -222,6 +249,174 @@ def _with_safe_to_bootstrap(text):
     return text.rstrip("\n") + "\nsafe_to_bootstrap: 1\n"
 
 
+def native_password_hash(password):
+    """
+    The ``mysql_native_password`` hash of ``password``, as MariaDB stores it.
+
+    ``*`` + upper-case hex of SHA1(SHA1(password)): what ``PASSWORD()``
+    returns and what ``IDENTIFIED BY PASSWORD`` takes, so the plain password
+    never has to reach the server.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call galera.native_password_hash 'secret'
+    """
+    inner = hashlib.sha1(password.encode("utf-8")).digest()
+    return "*" + hashlib.sha1(inner).hexdigest().upper()
+
+
+def parse_server_options(text):
+    """
+    The server's options from ``my_print_defaults --mysqld`` output.
+
+    Returns ``{option: value}`` with ``-`` in option names read as ``_`` (the
+    server accepts both); an option given twice keeps its last value, as the
+    server does.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call galera.parse_server_options "$(my_print_defaults --mysqld)"
+    """
+    options = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("--"):
+            continue
+        name, _, value = line[2:].partition("=")
+        options[name.replace("-", "_")] = value
+    return options
+
+
+def parse_grants(text):
+    """
+    The global privileges of ``SHOW GRANTS`` output, as a set of names.
+
+    Aliases are folded into MariaDB 10.11's names (REPLICATION CLIENT is
+    BINLOG MONITOR, REPLICA MONITOR is SLAVE MONITOR); ``USAGE`` is none and
+    ``ALL PRIVILEGES`` is ``{"ALL PRIVILEGES"}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call galera.parse_grants "GRANT RELOAD, PROCESS ON *.* TO \`sst\`@\`localhost\`"
+    """
+    privileges = set()
+    for match in _GRANT_LINE.finditer(text):
+        for name in match.group(1).split(","):
+            name = " ".join(name.split()).upper()
+            if name and name != "USAGE":
+                privileges.add(_PRIVILEGE_ALIASES.get(name, name))
+    return privileges
+
+
+def _quote(value):
+    """A SQL string literal."""
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _account(user, host):
+    return f"{_quote(user)}@{_quote(host)}"
+
+
+def _auth_methods(priv):
+    """Each way an account may authenticate: ``[(plugin, authentication_string)]``."""
+    first = (priv.get("plugin") or "", priv.get("authentication_string") or "")
+    methods = []
+    for entry in priv.get("auth_or") or [{}]:
+        if entry:
+            methods.append((entry.get("plugin") or "", entry.get("authentication_string") or ""))
+        else:
+            methods.append(first)
+    return methods
+
+
+def _password_login(priv):
+    """True when some method accepts a password (an empty one included)."""
+    return any(
+        plugin != "unix_socket" and string != NO_PASSWORD
+        for plugin, string in _auth_methods(priv)
+    )
+
+
+def accounts_plan(rows, sst_user=None, sst_hash=None, sst_grants=None):
+    """
+    The statements that bring the accounts to what Galera needs.
+
+    Pure. ``rows`` are ``(User, Host, Priv JSON)`` of ``mysql.global_priv``
+    for the anonymous, root and SST accounts; ``sst_user`` and ``sst_hash``
+    the SST account (``localhost``) and its password's
+    ``native_password_hash`` (None: no SST account wanted); ``sst_grants``
+    its current ``SHOW GRANTS`` text. Returns ``[(what, statement)]`` in
+    order; empty when nothing is to change. Anonymous accounts and root
+    other than ``root@localhost`` are dropped; ``root@localhost`` accepts no
+    password (Debian's ``USING 'invalid' OR unix_socket``); the SST account
+    exists with that password and at least ``SST_PRIVILEGES``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call galera.accounts_plan '[["", "localhost", "{}"]]'
+    """
+    accounts = {}
+    for user, host, priv in rows:
+        try:
+            accounts[(user, host)] = json.loads(priv) if isinstance(priv, str) else dict(priv)
+        except ValueError:
+            accounts[(user, host)] = {}
+    todo = []
+    for user, host in sorted(accounts):
+        drop = f"DROP USER {_account(user, host)}"
+        if user == "":
+            todo.append((f"drop the anonymous account ''@'{host}'", drop))
+        elif user == "root" and host != "localhost":
+            todo.append((f"drop root@'{host}' (root logs in locally only)", drop))
+    root = accounts.get(("root", "localhost"))
+    if root is not None and _password_login(root):
+        todo.append(("root@localhost: unix_socket only, no password", ROOT_UNIX_SOCKET_SQL))
+    if sst_user:
+        current = accounts.get((sst_user, "localhost"))
+        todo.extend(_sst_account_plan(current, sst_user, sst_hash, sst_grants))
+    return todo
+
+
+def _sst_account_plan(current, user, password_hash, grants_text):
+    account = _account(user, "localhost")
+    grant = f"GRANT {', '.join(SST_PRIVILEGES)} ON *.* TO {account}"
+    if current is None:
+        return [
+            (
+                f"create the SST account {user}@localhost",
+                f"CREATE USER {account} IDENTIFIED BY PASSWORD {_quote(password_hash)}",
+            ),
+            (f"grant {user}@localhost {', '.join(SST_PRIVILEGES)}", grant),
+        ]
+    todo = []
+    methods = _auth_methods(current)
+    if methods != [("mysql_native_password", password_hash)]:
+        todo.append(
+            (
+                f"set the password of {user}@localhost from wsrep_sst_auth",
+                f"ALTER USER {account} IDENTIFIED BY PASSWORD {_quote(password_hash)}",
+            )
+        )
+    have = parse_grants(grants_text or "")
+    missing = [p for p in SST_PRIVILEGES if p not in have and "ALL PRIVILEGES" not in have]
+    if missing:
+        todo.append(
+            (
+                f"grant {user}@localhost {', '.join(missing)}",
+                f"GRANT {', '.join(missing)} ON *.* TO {account}",
+            )
+        )
+    return todo
+
+
 # --- commands ------------------------------------------------------------------
 
 
@@ -313,6 +508,54 @@ def _recovered_position():
             recovered["prepared_transactions"],
         )
     return position
+
+
+def _sql_stdin():
+    """The client reading statements from stdin (nothing on the command line)."""
+    return [
+        "mariadb",
+        "--protocol=socket",
+        f"--socket={SOCKET}",
+        "--user=root",
+        "--batch",
+        "--skip-column-names",
+        "--connect-timeout=5",
+    ]
+
+
+def _sql_quiet(statements, what):
+    """Run ``statements`` (text) on stdin, logging neither them nor the output."""
+    result = _run_all(_sql_stdin(), stdin=statements, output_loglevel="quiet")
+    if result["retcode"] != 0:
+        detail = (result.get("stderr") or "").strip()
+        raise CommandExecutionError(f"{what} failed (exit {result['retcode']}): {detail}")
+    return result.get("stdout") or ""
+
+
+def _sst_auth():
+    """``(method, user, password)`` from the server's configuration."""
+    result = _run_all(["my_print_defaults", "--mysqld"], output_loglevel="quiet")
+    if result["retcode"] != 0:
+        raise CommandExecutionError(
+            f"my_print_defaults --mysqld failed (exit {result['retcode']}): "
+            f"{(result.get('stderr') or '').strip()}"
+        )
+    options = parse_server_options(result.get("stdout") or "")
+    method = options.get("wsrep_sst_method") or "rsync"
+    auth = options.get("wsrep_sst_auth") or ""
+    user, _, password = auth.partition(":")
+    if not user:
+        if "mariabackup" in method:
+            raise CommandExecutionError(
+                f"wsrep_sst_method is {method} but the server configuration has no "
+                f"wsrep_sst_auth: apply the galera state on this node first"
+            )
+        return method, None, None
+    if not _ACCOUNT_NAME.match(user):
+        raise CommandExecutionError(
+            f"wsrep_sst_auth names the account {user!r}: use letters, digits, '_', '.' or '-'"
+        )
+    return method, user, password
 
 
 def _stopped_position():
@@ -518,6 +761,73 @@ def clustercheck(donor_ok=False):
         "local_state": status.get("local_state"),
         "local_state_comment": status.get("local_state_comment"),
     }
+
+
+def ensure_accounts(test=False):
+    """
+    Keep the accounts Galera needs, on this Synced node (they replicate).
+
+    - The SST account named by ``wsrep_sst_auth`` in the server's
+      configuration (``localhost``, mariabackup connects over the donor's unix
+      socket): it exists, with that password and ``SST_PRIVILEGES``. A
+      joiner's mariabackup SST fails without it on the donor, so
+      ``galera.converged`` runs this on the Primary Component before it
+      starts any joiner.
+    - No anonymous account, no root other than ``root@localhost``, and that
+      one accepts no password: ``unix_socket`` only (Debian's default).
+
+    Refuses unless this node is Primary and Synced: a statement on a node
+    that is not would fail or not replicate. With ``test=True`` nothing is
+    executed. Returns ``changed``, ``changes`` (what was, or would be, done)
+    and ``comment``. The password comes from the configuration file and only
+    its hash reaches the server, on stdin.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl1 galera.ensure_accounts test=True
+        salt ctl1 galera.ensure_accounts
+    """
+    status, error = _query_status()
+    if status is None:
+        raise CommandExecutionError(f"mysqld does not answer on this node: {error}")
+    healthy, message = health(status)
+    if not healthy:
+        raise CommandExecutionError(
+            f"accounts are changed on a Synced node of the Primary Component only; this "
+            f"node is {message}"
+        )
+    _, user, password = _sst_auth()
+    rows = [
+        line.split("\t", 2)
+        for line in _sql_quiet(_statement(ACCOUNTS_SQL, user), "reading the accounts").splitlines()
+        if line.count("\t") >= 2
+    ]
+    grants = None
+    if user and any(r[0] == user and r[1] == "localhost" for r in rows):
+        grants = _sql_quiet(
+            f"SHOW GRANTS FOR {_account(user, 'localhost')};\n", f"SHOW GRANTS FOR {user}"
+        )
+    todo = accounts_plan(
+        rows,
+        sst_user=user,
+        sst_hash=native_password_hash(password) if user else None,
+        sst_grants=grants,
+    )
+    changes = [what for what, _ in todo]
+    if not todo:
+        return {"changed": False, "changes": [], "comment": "accounts are as wanted"}
+    if test:
+        return {"changed": False, "changes": changes, "comment": "would " + "; ".join(changes)}
+    _sql_quiet("".join(f"{statement};\n" for _, statement in todo), "changing the accounts")
+    return {"changed": True, "changes": changes, "comment": "; ".join(changes)}
+
+
+def _statement(sql, sst_user):
+    """ACCOUNTS_SQL, with the SST account's row too."""
+    extra = f" OR (User = {_quote(sst_user)} AND Host = 'localhost')" if sst_user else ""
+    return f"{sql}{extra};\n"
 
 
 def plan(probes, preference, force_node=None, fenced=()):

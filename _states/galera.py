@@ -36,6 +36,17 @@ operator's decision, read only where the evidence cannot decide), and the
 inventory's witness. ``fenced`` is never read from pillar: it must be
 current evidence (a completed fencing reported by Pacemaker, or the power
 status read from the BMC) and is passed by the caller.
+
+Accounts
+--------
+A joiner's mariabackup SST fails unless its donor has the SST account
+(``wsrep_sst_auth``). On a new cluster only the bootstrapped node can
+create it, after the bootstrap and before the joiner starts: so
+``galera.converged`` runs ``galera.ensure_accounts`` on a Synced node of the
+Primary Component before it starts any node (idempotent; a step is reported
+only when it changed something). ``galera.accounts_managed``, the next state
+of ``orch.galera``, keeps them afterwards (a new SST password in pillar, an
+account changed by hand), with no change reported when all is as wanted.
 """
 
 import dataclasses
@@ -79,6 +90,8 @@ class _Settings:
     sync_timeout: int
     wait_timeout: int
     interval: float
+    witness_grace: float = 0
+    witness_timeout: float = 0
 
 
 def converged(
@@ -92,6 +105,8 @@ def converged(
     sync_timeout=900,
     wait_timeout=300,
     interval=5,
+    witness_grace=15,
+    witness_timeout=60,
 ):
     """
     Ensure the Galera data nodes form one Primary Component, all Synced.
@@ -115,6 +130,16 @@ def converged(
         Seconds: for a probe (``--wsrep-recover`` may replay InnoDB), for a
         node to become Synced (SST), for the whole time spent waiting on a
         cluster that recovers by itself, and between two probes.
+    witness_grace, witness_timeout
+        Seconds: how long garbd, running but outside the Primary Component,
+        is given to rejoin by itself before it is restarted, and to join
+        after that restart.
+
+    Once the data nodes are Primary and Synced, the witness is verified
+    too: garbd running on it but no member of the Primary Component (after
+    both data nodes left gracefully it holds a one-member component of its
+    own and never reconnects) is restarted, which is harmless: it holds no
+    data and is no vote of this component.
 
     Test mode returns the plan in ``changes`` and acts on nothing.
     """
@@ -128,28 +153,122 @@ def converged(
             witness=witness,
             timeouts=(probe_timeout, sync_timeout, wait_timeout, interval),
         )
-        first = _decide(settings, _probe_all(settings))
+        settings = dataclasses.replace(
+            settings, witness_grace=witness_grace, witness_timeout=witness_timeout
+        )
+        probes = _probe_all(settings)
+        first = _decide(settings, probes)
     except (CommandExecutionError, SaltInvocationError) as exc:
         ret["comment"] = str(exc)
-        return ret
-    if first["action"] == "none":
-        ret.update(result=True, comment=first["reason"])
         return ret
     if first["action"] == "refuse":
         ret["comment"] = first["reason"]
         return ret
     if __opts__.get("test"):
+        return _test_mode(ret, settings, first, probes)
+    if first["action"] == "none":
+        ok, steps, comment = True, [], first["reason"]
+    else:
+        ok, steps, comment = _converge(settings, first)
+    if ok:
+        ok, comment = _with_witness(settings, steps, comment)
+    if steps:
+        ret["changes"] = {"plan": first, "steps": steps}
+    ret.update(result=ok, comment=" ".join([*(f"{step}." for step in steps), comment]))
+    return ret
+
+
+def _test_mode(ret, settings, first, probes):
+    if first["action"] != "none":
         ret.update(
             result=None,
             changes={"plan": first},
             comment=f"Would {_summary(first)}: {first['reason']}",
         )
         return ret
-    ok, steps, comment = _converge(settings, first)
-    if steps:
-        ret["changes"] = {"plan": first, "steps": steps}
-    ret.update(result=ok, comment=" ".join([*(f"{step}." for step in steps), comment]))
+    gap = _witness_gap(settings, probes)
+    if gap is None:
+        ret.update(result=True, comment=first["reason"])
+        return ret
+    ret.update(
+        result=None,
+        changes={"plan": first, "witness": f"restart {GARBD_SERVICE} on {settings.witness}"},
+        comment=(
+            f"Would restart garbd on {settings.witness} unless it rejoins within "
+            f"{settings.witness_grace}s: {gap}. {first['reason']}"
+        ),
+    )
     return ret
+
+
+def accounts_managed(name, data_nodes=None, preference=None, probe_timeout=300):
+    """
+    Ensure the accounts Galera needs, through one Synced data node.
+
+    Runs ``galera.ensure_accounts`` on the first data node (in
+    ``galera:preference`` order) that is Primary and Synced; the changes
+    replicate to the others. That is the SST account of ``wsrep_sst_auth``
+    (password from pillar ``secrets:galera_sst_password`` through the
+    ``galera`` state's configuration file, never passed here) and the
+    hardening basics: no anonymous account, root only through
+    ``unix_socket``.
+
+    name
+        A label for the state run.
+    data_nodes, preference
+        As for ``galera.converged``.
+    probe_timeout
+        Seconds to wait for each minion.
+
+    Test mode reports what would change. Nothing to change: no changes.
+    """
+    ret = {"name": name, "result": False, "changes": {}, "comment": ""}
+    test = bool(__opts__.get("test"))
+    try:
+        settings = _settings(
+            data_nodes=data_nodes,
+            preference=preference,
+            force_node=None,
+            fenced=None,
+            witness=None,
+            timeouts=(probe_timeout, probe_timeout, 0, 0),
+        )
+        probes = _probe_nodes(settings, settings.nodes)
+        node = _first_synced(probes, settings.nodes)
+        if node is None:
+            ret["result"] = None if test else False
+            ret["comment"] = (
+                f"No data node is Primary and Synced ({_states_of(probes)}): the accounts are "
+                f"kept once galera.converged has formed the cluster."
+            )
+            return ret
+        entry = _cmd([node], "galera.ensure_accounts", probe_timeout, kwarg={"test": test}).get(
+            node
+        )
+        if not _succeeded(entry) or not isinstance(entry.get("ret"), dict):
+            raise CommandExecutionError(
+                f"galera.ensure_accounts on {node} failed: {_error_of(entry)}"
+            )
+        outcome = entry["ret"]
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        ret["comment"] = str(exc)
+        return ret
+    if not outcome.get("changes"):
+        ret.update(result=True, comment=f"Galera accounts are as wanted (checked on {node}).")
+        return ret
+    ret["changes"] = {node: outcome["changes"]}
+    if test:
+        ret.update(result=None, comment=f"On {node}, would: {'; '.join(outcome['changes'])}.")
+    else:
+        ret.update(result=True, comment=f"On {node}: {outcome['comment']}.")
+    return ret
+
+
+def _states_of(probes):
+    return ", ".join(
+        f"{node}: {probe.get('cluster_status') or probe.get('mysqld') or probe.get('error')}"
+        for node, probe in probes.items()
+    )
 
 
 # --- settings --------------------------------------------------------------------
@@ -187,7 +306,9 @@ def _settings(*, data_nodes, preference, force_node, fenced, witness, timeouts):
 
 
 def _pillar(key):
-    return __salt__["pillar.get"](key, None)
+    # Salt 3008's pillar.get masks every string outside templates unless told
+    # not to: the node names read here are not secret, so unmask them.
+    return __salt__["pillar.get"](key, None, unmask=True)
 
 
 def _inventory(function):
@@ -198,10 +319,11 @@ def _inventory(function):
 # --- the nodes, seen from the master -----------------------------------------------
 
 
-def _cmd(nodes, fun, timeout, arg=()):
+def _cmd(nodes, fun, timeout, arg=(), kwarg=None):
+    extra = {"kwarg": kwarg} if kwarg else {}
     return (
         __salt__["saltutil.cmd"](
-            tgt=list(nodes), fun=fun, arg=list(arg), tgt_type="list", timeout=timeout
+            tgt=list(nodes), fun=fun, arg=list(arg), tgt_type="list", timeout=timeout, **extra
         )
         or {}
     )
@@ -282,6 +404,7 @@ def _call(settings, node, fun):
 def _converge(settings, plan):
     """Act, probe, decide again until done; returns (ok, steps, comment)."""
     steps, done = [], set()
+    run = {"accounts": False}
     deadline = _clock() + settings.wait_timeout
     try:
         for _ in range(MAX_ROUNDS):
@@ -309,32 +432,55 @@ def _converge(settings, plan):
                 )
             else:
                 done.add((action, node))
-                _act(settings, plan, steps)
+                _act(settings, plan, steps, run)
             plan = _decide(settings, _probe_all(settings))
         return False, steps, f"Not converged after {MAX_ROUNDS} rounds: {plan['reason']}"
     except (CommandExecutionError, SaltInvocationError) as exc:
         return False, steps, str(exc)
 
 
-def _act(settings, plan, steps):
+def _act(settings, plan, steps, run):
     """The chosen node first, Synced; then each node of then_start, Synced."""
-    _step(settings, plan["node"], plan["action"], steps)
+    _step(settings, plan["node"], plan["action"], steps, run)
     for node in plan["then_start"]:
-        _step(settings, node, "start", steps)
+        _step(settings, node, "start", steps, run)
 
 
-def _step(settings, node, action, steps):
+def _step(settings, node, action, steps, run):
+    if action == "start" and not run["accounts"]:
+        # the joiner may need an SST, whose donor needs the SST account
+        _accounts_before_join(settings, steps)
+        run["accounts"] = True
     outcome = _call(settings, node, f"galera.{action}")
     comment = outcome.get("comment") if isinstance(outcome, dict) else outcome
     steps.append(f"{node}: {action}: {comment}")
     _wait_synced(settings, node)
 
 
+def _synced(probe):
+    return probe.get("cluster_status") == "Primary" and probe.get("local_state") == SYNCED
+
+
+def _accounts_before_join(settings, steps):
+    donor = _first_synced(_probe_nodes(settings, settings.nodes), settings.nodes)
+    if donor is None:
+        raise CommandExecutionError(
+            "no data node is Primary and Synced: a joiner's SST would find no donor"
+        )
+    outcome = _call(settings, donor, "galera.ensure_accounts")
+    if isinstance(outcome, dict) and outcome.get("changed"):
+        steps.append(f"{donor}: accounts: {outcome.get('comment')}")
+
+
+def _first_synced(probes, nodes):
+    return next((node for node in nodes if _synced(probes.get(node) or {})), None)
+
+
 def _wait_synced(settings, node):
     deadline = _clock() + settings.sync_timeout
     while True:
         probe = _probe_nodes(settings, [node])[node]
-        if probe.get("cluster_status") == "Primary" and probe.get("local_state") == SYNCED:
+        if _synced(probe):
             return
         if _clock() >= deadline:
             raise CommandExecutionError(
@@ -348,6 +494,95 @@ def _wait_synced(settings, node):
 
 def _error_note(probe):
     return f", {probe['error']}" if probe.get("error") else ""
+
+
+# --- the witness -------------------------------------------------------------------------------
+
+
+def _witness_gap(settings, probes):
+    """Why garbd runs on the witness but is outside the Primary Component, or None.
+
+    The data nodes' ``wsrep_cluster_size`` counts every member of their
+    component: when it is no larger than the number of Primary data nodes,
+    garbd is not among them. Not running, or no Primary data node to compare
+    with: nothing to say here (the ``galera.arbitrator`` state starts it).
+    """
+    witness = settings.witness
+    entry = probes.get(witness) if witness else None
+    if not entry or not entry.get("reachable") or entry.get("garbd") != "running":
+        return None
+    primaries, size = _component(settings, probes)
+    if not primaries or size > primaries:
+        return None
+    return (
+        f"garbd runs on {witness} but is no member of the Primary Component (cluster size "
+        f"{size} with {primaries} data node(s)): it holds a component of its own, as "
+        f"after both data nodes left it gracefully, or it cannot reach them"
+    )
+
+
+def _with_witness(settings, steps, comment):
+    """(ok, comment) once garbd is a member again, or why it is not."""
+    try:
+        joined = _rejoin_witness(settings, steps)
+    except CommandExecutionError as exc:
+        return False, f"{comment} {exc}"
+    return True, f"{comment} {joined}" if joined else comment
+
+
+def _rejoin_witness(settings, steps):
+    """Give garbd ``witness_grace`` to rejoin by itself, else restart it; verify."""
+    deadline = _clock() + settings.witness_grace
+    while True:
+        gap = _witness_gap(settings, _probe_all(settings))
+        if gap is None:
+            return None
+        if _clock() >= deadline:
+            break
+        _sleep(settings.interval)
+    witness = settings.witness
+    entry = _cmd([witness], "service.restart", settings.probe_timeout, [GARBD_SERVICE]).get(
+        witness
+    )
+    if not _succeeded(entry) or entry.get("ret") is not True:
+        raise CommandExecutionError(
+            f"{gap}; restarting it failed: {_error_of(entry)}. See `journalctl -u "
+            f"{GARBD_SERVICE}` on {witness}."
+        )
+    steps.append(f"{witness}: restarted garbd: {gap}")
+    deadline = _clock() + settings.witness_timeout
+    while True:
+        probes = _probe_all(settings)
+        if _witness_gap(settings, probes) is None and _witness_member(settings, probes):
+            return (
+                f"garbd on {witness} joined the Primary Component (cluster size "
+                f"{_component(settings, probes)[1]})."
+            )
+        if _clock() >= deadline:
+            raise CommandExecutionError(
+                f"garbd on {witness} did not join the Primary Component within "
+                f"{settings.witness_timeout}s of its restart: the data cluster serves, with one "
+                f"vote less. See `journalctl -u {GARBD_SERVICE}` on {witness}."
+            )
+        _sleep(settings.interval)
+
+
+def _witness_member(settings, probes):
+    """garbd runs and the Primary data nodes count one member more than themselves."""
+    primaries, size = _component(settings, probes)
+    running = (probes.get(settings.witness) or {}).get("garbd") == "running"
+    return running and primaries > 0 and size > primaries
+
+
+def _component(settings, probes):
+    """(how many data nodes are Primary, the largest cluster size they report)."""
+    primaries = [
+        probes[node]
+        for node in settings.nodes
+        if (probes.get(node) or {}).get("cluster_status") == "Primary"
+    ]
+    size = max((int(probe.get("cluster_size") or 0) for probe in primaries), default=0)
+    return len(primaries), size
 
 
 def _summary(plan):

@@ -139,6 +139,43 @@ SOCKET_ERROR = (
 )
 
 
+SST_PASSWORD = "s3cret-Sst_pw"
+# PASSWORD('password') in MariaDB: a published value, to check the hash itself
+PASSWORD_HASH = "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19"
+MY_PRINT_DEFAULTS = f"""\
+--socket=/run/mysqld/mysqld.sock
+--bind-address=127.0.0.1
+--bind-address=10.77.0.11
+--binlog_format=ROW
+--wsrep_on=ON
+--wsrep_provider=/usr/lib/galera/libgalera_smm.so
+--wsrep_cluster_address=gcomm://10.77.0.11:4567,10.77.0.12:4567
+--wsrep_sst_method=mariabackup
+--wsrep_sst_auth=galera_sst:{SST_PASSWORD}
+--wsrep_provider_options=gcache.recover=yes; gcache.size=512M; pc.recovery=TRUE
+"""
+# mysql.global_priv rows (batch output) as Debian 12's MariaDB 10.11 creates them
+ROOT_ROW = (
+    'root\tlocalhost\t{"access":18446744073709551615,"plugin":"mysql_native_password",'
+    '"authentication_string":"invalid","auth_or":[{},{"plugin":"unix_socket"}]}\n'
+)
+ACCOUNTS_DEBIAN = ROOT_ROW
+
+
+def sst_row(password=SST_PASSWORD):
+    return (
+        'galera_sst\tlocalhost\t{"access":274879086912,"version_id":101119,'
+        '"plugin":"mysql_native_password","authentication_string":'
+        f'"{galera.native_password_hash(password)}","password_last_changed":1795305529}}\n'
+    )
+
+
+SST_GRANTS = (
+    "GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR ON *.* TO "
+    "`galera_sst`@`localhost` IDENTIFIED BY PASSWORD '*2236D5B7931D97A022123E3B9F0B9E8EDC8F23BA'\n"
+)
+
+
 class FakeNode:
     """``cmd.run_all`` of one data node: mysqld, systemd and the datadir tools."""
 
@@ -146,29 +183,52 @@ class FakeNode:
         self.status, self.unit, self.pid = status, unit, pid
         self.recover, self.recover_rc = recover, recover_rc
         self.fail = set()
-        self.calls = []
+        self.calls, self.kwargs = [], []
+        # the accounts side: my_print_defaults output, mysql.global_priv rows,
+        # SHOW GRANTS of the SST account, the statements run on stdin
+        self.options = MY_PRINT_DEFAULTS
+        self.accounts, self.grants = ACCOUNTS_DEBIAN, ""
+        self.stdin_reads, self.executed = [], []
 
     def __call__(self, cmd, python_shell=None, **kwargs):
         assert isinstance(cmd, list), "commands are argument lists"
         assert python_shell is False, "never through a shell"
         self.calls.append(cmd)
+        self.kwargs.append(kwargs)
         handler = getattr(self, "_" + cmd[0].replace("-", "_"))
-        retcode, stdout, stderr = handler(cmd)
+        retcode, stdout, stderr = handler(cmd, kwargs)
         return {"retcode": retcode, "stdout": stdout, "stderr": stderr, "pid": 42}
 
     def ran(self, program):
         return [cmd for cmd in self.calls if cmd[0] == program]
 
-    def _mariadb(self, cmd):
-        sql = cmd[-1].split("=", 1)[1]
+    def _mariadb(self, cmd, kwargs):
+        if cmd[-1].startswith("--execute="):
+            sql = cmd[-1].split("=", 1)[1]
+        else:
+            sql = kwargs["stdin"]
         if self.status is None:
             return 1, "", SOCKET_ERROR
         if sql.startswith("SET GLOBAL wsrep_provider_options"):
             self.status = STATUS_SYNCED
             return 0, "", ""
+        if sql.startswith("SELECT User, Host, Priv"):
+            self.stdin_reads.append(sql)
+            return 0, self.accounts, ""
+        if sql.startswith("SHOW GRANTS"):
+            self.stdin_reads.append(sql)
+            return 0, self.grants, ""
+        if "stdin" in kwargs:
+            if "sql" in self.fail:
+                return 1, "", "ERROR 1227 (42000): Access denied"
+            self.executed.append(sql)
+            return 0, "", ""
         return 0, self.status, ""
 
-    def _systemctl(self, cmd):
+    def _my_print_defaults(self, cmd, kwargs):
+        return 0, self.options, ""
+
+    def _systemctl(self, cmd, kwargs):
         if cmd[1] == "is-active":
             return (0 if self.unit == "active" else 3), self.unit, ""
         if "systemctl start" in self.fail:
@@ -176,13 +236,13 @@ class FakeNode:
         self.status, self.unit = STATUS_SYNCED, "active"
         return 0, "", ""
 
-    def _pidof(self, cmd):
+    def _pidof(self, cmd, kwargs):
         return (0 if self.pid else 1), "1234" if self.pid else "", ""
 
-    def _mariadbd(self, cmd):
+    def _mariadbd(self, cmd, kwargs):
         return self.recover_rc, "", self.recover
 
-    def _galera_new_cluster(self, cmd):
+    def _galera_new_cluster(self, cmd, kwargs):
         if "galera_new_cluster" in self.fail:
             return 1, "", "Job for mariadb.service failed"
         self.status, self.unit = STATUS_SYNCED, "active"
@@ -570,3 +630,192 @@ def test_plan_wrapper_turns_bad_input_into_invocation_errors():
 def test_plan_wrapper_without_galera_plan():
     with pytest.raises(CommandExecutionError, match="saltutil.sync_modules"):
         galera.plan({}, ["ctl1"])
+
+
+# --- accounts ------------------------------------------------------------------------------
+
+
+def test_native_password_hash_is_mariadbs():
+    assert galera.native_password_hash("password") == PASSWORD_HASH
+
+
+def test_parse_server_options_keeps_the_last_value_and_reads_dashes_as_underscores():
+    options = galera.parse_server_options(MY_PRINT_DEFAULTS + "--wsrep-sst-method=rsync\n")
+    assert options["bind_address"] == "10.77.0.11"
+    assert options["wsrep_sst_auth"] == f"galera_sst:{SST_PASSWORD}"
+    assert options["wsrep_sst_method"] == "rsync"
+    assert options["wsrep_provider_options"].endswith("pc.recovery=TRUE")
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (SST_GRANTS, {"RELOAD", "PROCESS", "LOCK TABLES", "BINLOG MONITOR", "SLAVE MONITOR"}),
+        (
+            "GRANT RELOAD, REPLICATION CLIENT, REPLICA MONITOR ON *.* TO `u`@`localhost`",
+            {"RELOAD", "BINLOG MONITOR", "SLAVE MONITOR"},
+        ),
+        ("GRANT USAGE ON *.* TO `u`@`localhost`\nGRANT SELECT ON `db`.* TO `u`@`localhost`", set()),
+        (
+            "GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` IDENTIFIED VIA "
+            "mysql_native_password USING 'invalid' OR unix_socket WITH GRANT OPTION",
+            {"ALL PRIVILEGES"},
+        ),
+    ],
+    ids=["sst", "aliases", "usage-and-db-grants", "all"],
+)
+def test_parse_grants(text, expected):
+    assert galera.parse_grants(text) == expected
+
+
+def _rows(text):
+    return [line.split("\t", 2) for line in text.splitlines()]
+
+
+SST_HASH = galera.native_password_hash(SST_PASSWORD)
+
+
+def test_accounts_plan_on_a_fresh_debian_server_creates_the_sst_account_only():
+    todo = galera.accounts_plan(_rows(ACCOUNTS_DEBIAN), "galera_sst", SST_HASH)
+    assert todo == [
+        (
+            "create the SST account galera_sst@localhost",
+            f"CREATE USER 'galera_sst'@'localhost' IDENTIFIED BY PASSWORD '{SST_HASH}'",
+        ),
+        (
+            "grant galera_sst@localhost RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, "
+            "SLAVE MONITOR",
+            "GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR ON *.* TO "
+            "'galera_sst'@'localhost'",
+        ),
+    ]
+
+
+def test_accounts_plan_nothing_to_do():
+    rows = _rows(ACCOUNTS_DEBIAN + sst_row())
+    assert galera.accounts_plan(rows, "galera_sst", SST_HASH, SST_GRANTS) == []
+    assert galera.accounts_plan(_rows(ACCOUNTS_DEBIAN)) == []
+
+
+def test_accounts_plan_fixes_a_changed_password_and_missing_grants_only():
+    rows = _rows(ACCOUNTS_DEBIAN + sst_row("old"))
+    grants = SST_GRANTS.replace("PROCESS, ", "").replace("SLAVE MONITOR", "REPLICA MONITOR")
+    todo = galera.accounts_plan(rows, "galera_sst", SST_HASH, grants)
+    assert [what for what, _ in todo] == [
+        "set the password of galera_sst@localhost from wsrep_sst_auth",
+        "grant galera_sst@localhost PROCESS",
+    ]
+    assert todo[0][1] == f"ALTER USER 'galera_sst'@'localhost' IDENTIFIED BY PASSWORD '{SST_HASH}'"
+    assert todo[1][1] == "GRANT PROCESS ON *.* TO 'galera_sst'@'localhost'"
+
+
+def test_accounts_plan_hardening():
+    rows = _rows(
+        'root\tlocalhost\t{"plugin":"mysql_native_password","authentication_string":'
+        '"*AAA","auth_or":[{"plugin":"unix_socket"},{}]}\n'
+        'root\t%\t{"plugin":"mysql_native_password","authentication_string":"*AAA"}\n'
+        '\tlocalhost\t{"plugin":"mysql_native_password","authentication_string":""}\n'
+        "\tctl1\tnot json\n"
+    )
+    todo = galera.accounts_plan(rows)
+    assert todo == [
+        ("drop the anonymous account ''@'ctl1'", "DROP USER ''@'ctl1'"),
+        ("drop the anonymous account ''@'localhost'", "DROP USER ''@'localhost'"),
+        ("drop root@'%' (root logs in locally only)", "DROP USER 'root'@'%'"),
+        ("root@localhost: unix_socket only, no password", galera.ROOT_UNIX_SOCKET_SQL),
+    ]
+
+
+def test_accounts_plan_root_with_an_empty_password_is_not_unix_socket_only():
+    rows = _rows('root\tlocalhost\t{"plugin":"mysql_native_password","authentication_string":""}')
+    assert galera.accounts_plan(rows)[0][1] == galera.ROOT_UNIX_SOCKET_SQL
+
+
+def test_accounts_plan_quotes_what_it_reads():
+    rows = [["", "it's", "{}"]]
+    assert galera.accounts_plan(rows)[0][1] == "DROP USER ''@'it\\'s'"
+
+
+def test_ensure_accounts_creates_the_sst_account_from_the_configuration(node):
+    node.status = STATUS_SYNCED
+    ret = galera.ensure_accounts()
+    assert ret["changed"] is True
+    assert ret["changes"][0] == "create the SST account galera_sst@localhost"
+    assert len(node.executed) == 1
+    assert node.executed[0].startswith(
+        f"CREATE USER 'galera_sst'@'localhost' IDENTIFIED BY PASSWORD '{SST_HASH}';\nGRANT "
+    )
+    assert "OR (User = 'galera_sst' AND Host = 'localhost')" in node.stdin_reads[0]
+
+
+def test_ensure_accounts_never_shows_the_password(node):
+    node.status = STATUS_SYNCED
+    galera.ensure_accounts()
+    assert not any(SST_PASSWORD in " ".join(cmd) for cmd in node.calls)
+    assert not any(SST_PASSWORD in (kw.get("stdin") or "") for kw in node.kwargs)
+    quiet = [kw for cmd, kw in zip(node.calls, node.kwargs) if cmd[0] != "mariadb" or "stdin" in kw]
+    assert quiet and all(kw.get("output_loglevel") == "quiet" for kw in quiet)
+
+
+@pytest.mark.parametrize("test", [False, True], ids=["run", "test-mode"])
+def test_ensure_accounts_with_nothing_to_do(node, test):
+    node.status = STATUS_SYNCED
+    node.accounts, node.grants = ACCOUNTS_DEBIAN + sst_row(), SST_GRANTS
+    ret = galera.ensure_accounts(test=test)
+    assert ret == {"changed": False, "changes": [], "comment": "accounts are as wanted"}
+    assert node.executed == []
+
+
+def test_ensure_accounts_test_mode_changes_nothing(node):
+    node.status = STATUS_SYNCED
+    ret = galera.ensure_accounts(test=True)
+    assert ret["changed"] is False
+    assert ret["comment"].startswith("would create the SST account galera_sst@localhost")
+    assert node.executed == []
+
+
+@pytest.mark.parametrize(
+    "status, says",
+    [
+        (STATUS_DONOR, "not Synced"),
+        (STATUS_NON_PRIMARY, "not in the Primary"),
+        (None, "does not answer"),
+    ],
+    ids=["donor", "non-primary", "down"],
+)
+def test_ensure_accounts_only_on_a_synced_node(node, status, says):
+    node.status = status
+    with pytest.raises(CommandExecutionError, match=says):
+        galera.ensure_accounts()
+    assert node.executed == []
+
+
+def test_ensure_accounts_needs_wsrep_sst_auth_for_mariabackup(node):
+    node.status = STATUS_SYNCED
+    node.options = MY_PRINT_DEFAULTS.replace(f"--wsrep_sst_auth=galera_sst:{SST_PASSWORD}\n", "")
+    with pytest.raises(CommandExecutionError, match="no wsrep_sst_auth: apply the galera state"):
+        galera.ensure_accounts()
+
+
+def test_ensure_accounts_without_sst_auth_for_rsync_hardens_only(node):
+    node.status = STATUS_SYNCED
+    node.options = "--wsrep_sst_method=rsync\n"
+    node.accounts = ACCOUNTS_DEBIAN + '\tlocalhost\t{"plugin":"mysql_native_password"}\n'
+    ret = galera.ensure_accounts()
+    assert ret["changes"] == ["drop the anonymous account ''@'localhost'"]
+    assert not any(r.startswith("SHOW GRANTS") for r in node.stdin_reads)
+
+
+def test_ensure_accounts_refuses_a_strange_account_name(node):
+    node.status = STATUS_SYNCED
+    node.options = "--wsrep_sst_auth=x'; DROP TABLE t; --:pw\n"
+    with pytest.raises(CommandExecutionError, match="wsrep_sst_auth names the account"):
+        galera.ensure_accounts()
+
+
+def test_ensure_accounts_failure_does_not_echo_the_statements(node):
+    node.status = STATUS_SYNCED
+    node.fail.add("sql")
+    with pytest.raises(CommandExecutionError, match="changing the accounts failed") as error:
+        galera.ensure_accounts()
+    assert SST_HASH not in str(error.value)

@@ -81,6 +81,10 @@ class FakeCluster:
         self.garbd = garbd
         self.after, self.timeline, self.fail = {}, {}, {}
         self.actions, self.requests = [], []
+        # galera.ensure_accounts: what it answers, and (node, kwarg) per call
+        self.accounts_ret = {"changed": False, "changes": [], "comment": "accounts are as wanted"}
+        self.accounts = []
+        self.on_restart = None  # what a garbd restart does to the cluster
 
     def __call__(self, tgt, fun, arg=(), tgt_type="glob", timeout=None, kwarg=None):
         assert tgt_type == "list" and isinstance(tgt, list)
@@ -89,12 +93,20 @@ class FakeCluster:
         for node in tgt:
             if fun == "service.status":
                 out[node] = {"ret": self.garbd, "retcode": 0}
+            elif fun == "service.restart":
+                self.actions.append((node, fun))
+                if self.on_restart:
+                    self.on_restart(self)
+                out[node] = {"ret": True, "retcode": 0}
             elif self.probes.get(node) is None:
                 out[node] = {"out": "no_return", "ret": "Minion did not return.", "retcode": 1}
             elif (node, fun) in self.fail:
                 out[node] = {"ret": f"ERROR: {self.fail[node, fun]}", "retcode": 1}
             elif fun == "galera.probe":
                 out[node] = {"ret": self._probe(node), "retcode": 0}
+            elif fun == "galera.ensure_accounts":
+                self.accounts.append((node, kwarg or {}))
+                out[node] = {"ret": copy.deepcopy(self.accounts_ret), "retcode": 0}
             else:
                 out[node] = {"ret": self._act(node, fun), "retcode": 0}
         return out
@@ -128,7 +140,7 @@ def configure_loader_modules():
         galera_state: {
             "__salt__": {
                 "galera_plan.plan": galera_plan.plan,
-                "pillar.get": lambda key, default=None: default,
+                "pillar.get": lambda key, default=None, unmask=False: default,
             },
             "__opts__": {"test": False, "__role": "master"},
         }
@@ -149,7 +161,7 @@ def converge(cluster, test=False, pillar=None, extra_salt=None, **kwargs):
     kwargs.setdefault("sync_timeout", 60)
     salt = {"saltutil.cmd": cluster, **(extra_salt or {})}
     if pillar is not None:
-        salt["pillar.get"] = lambda key, default=None: pillar.get(key, default)
+        salt["pillar.get"] = lambda key, default=None, unmask=False: pillar.get(key, default)
     with (
         patch.dict(galera_state.__salt__, salt),
         patch.dict(galera_state.__opts__, {"test": test}),
@@ -425,3 +437,194 @@ def test_salt_loader_loads_each_piece_where_it_belongs(tmp_path, repo_root):
         opts["__role"] = role
         states = salt.loader.states(opts, modules, utils, {})
         assert ("galera.converged" in states) is loaded
+        assert ("galera.accounts_managed" in states) is loaded
+
+
+# --- accounts: the SST account before any joiner, then kept -----------------------------------
+
+CREATED = {
+    "changed": True,
+    "changes": ["create the SST account galera_sst@localhost", "grant galera_sst@localhost ..."],
+    "comment": "create the SST account galera_sst@localhost; grant galera_sst@localhost ...",
+}
+
+
+def test_the_sst_account_is_ensured_on_the_bootstrapped_node_before_the_joiner_starts():
+    cluster = FakeCluster({"ctl1": stopped(seqno=90), "ctl2": stopped(seqno=100)})
+    cluster.accounts_ret = CREATED
+    ret = converge(cluster)
+    assert ret["result"] is True, ret["comment"]
+    assert cluster.accounts == [("ctl2", {})]
+    ensure = cluster.requests.index((("ctl2",), "galera.ensure_accounts", ()))
+    bootstrap = cluster.requests.index((("ctl2",), "galera.bootstrap", ()))
+    start = cluster.requests.index((("ctl1",), "galera.start", ()))
+    assert bootstrap < ensure < start
+    assert ret["changes"]["steps"] == [
+        "ctl2: bootstrap: bootstrap done",
+        f"ctl2: accounts: {CREATED['comment']}",
+        "ctl1: start: start done",
+    ]
+
+
+def test_accounts_already_right_add_no_step():
+    cluster = FakeCluster({"ctl1": synced(size=2), "ctl2": stopped(seqno=90)})
+    ret = converge(cluster)
+    assert cluster.accounts == [("ctl1", {})]
+    assert ret["changes"]["steps"] == ["ctl2: start: start done"]
+
+
+def test_accounts_are_not_touched_when_no_node_is_started():
+    cluster = FakeCluster({"ctl1": non_primary(), "ctl2": None})
+    converge(cluster, fenced=["ctl2"])
+    assert cluster.accounts == []
+    converge(FakeCluster({"ctl1": synced(), "ctl2": synced()}))
+    assert cluster.accounts == []
+
+
+def test_a_failed_account_step_starts_no_joiner():
+    cluster = FakeCluster({"ctl1": synced(size=2), "ctl2": stopped(seqno=90)})
+    cluster.fail["ctl1", "galera.ensure_accounts"] = "wsrep_sst_auth missing"
+    ret = converge(cluster)
+    assert ret["result"] is False
+    assert "galera.ensure_accounts on ctl1 failed: ERROR: wsrep_sst_auth missing" in ret["comment"]
+    assert cluster.actions == []
+
+
+def manage_accounts(cluster, test=False, **kwargs):
+    kwargs.setdefault("preference", PREF)
+    with (
+        patch.dict(galera_state.__salt__, {"saltutil.cmd": cluster}),
+        patch.dict(galera_state.__opts__, {"test": test}),
+    ):
+        return galera_state.accounts_managed("accounts", **kwargs)
+
+
+@pytest.mark.parametrize("test", [False, True], ids=["run", "test-mode"])
+def test_accounts_as_wanted_change_nothing(test):
+    cluster = FakeCluster({"ctl1": synced(), "ctl2": synced()})
+    ret = manage_accounts(cluster, test=test)
+    assert ret == {
+        "name": "accounts",
+        "result": True,
+        "changes": {},
+        "comment": "Galera accounts are as wanted (checked on ctl1).",
+    }
+    assert cluster.accounts == [("ctl1", {"test": test})]
+
+
+def test_accounts_are_fixed_through_the_first_synced_node():
+    cluster = FakeCluster({"ctl1": joining(), "ctl2": synced()})
+    cluster.accounts_ret = CREATED
+    ret = manage_accounts(cluster)
+    assert cluster.accounts == [("ctl2", {"test": False})]
+    assert ret["result"] is True
+    assert ret["changes"] == {"ctl2": CREATED["changes"]}
+    assert ret["comment"] == f"On ctl2: {CREATED['comment']}."
+
+
+def test_accounts_in_test_mode_say_what_would_change():
+    cluster = FakeCluster({"ctl1": synced(), "ctl2": synced()})
+    cluster.accounts_ret = {**CREATED, "changed": False}
+    ret = manage_accounts(cluster, test=True)
+    assert ret["result"] is None
+    assert ret["changes"] == {"ctl1": CREATED["changes"]}
+    assert ret["comment"].startswith("On ctl1, would: create the SST account")
+
+
+@pytest.mark.parametrize("test, result", [(False, False), (True, None)], ids=["run", "test-mode"])
+def test_accounts_without_a_synced_node(test, result):
+    cluster = FakeCluster({"ctl1": stopped(), "ctl2": None})
+    ret = manage_accounts(cluster, test=test)
+    assert ret["result"] is result
+    assert ret["changes"] == {}
+    assert ret["comment"].startswith("No data node is Primary and Synced (ctl1: stopped, ctl2: ")
+    assert cluster.accounts == []
+
+
+def test_accounts_failure_is_reported():
+    cluster = FakeCluster({"ctl1": synced(), "ctl2": synced()})
+    cluster.fail["ctl1", "galera.ensure_accounts"] = "mysqld does not answer"
+    ret = manage_accounts(cluster)
+    assert ret["result"] is False
+    assert ret["comment"] == (
+        "galera.ensure_accounts on ctl1 failed: ERROR: mysqld does not answer"
+    )
+
+
+# --- the witness: garbd outside the Primary Component -------------------------------------------
+
+
+def garbd_rejoins(cluster):
+    for node in ("ctl1", "ctl2"):
+        cluster.probes[node] = synced(size=3)
+
+
+def test_garbd_alone_in_a_component_of_its_own_is_restarted_after_a_grace():
+    cluster = FakeCluster({"ctl1": synced(size=2), "ctl2": synced(size=2)})
+    cluster.on_restart = garbd_rejoins
+    ret = converge(cluster, witness="nas", witness_grace=15, interval=5)
+    assert cluster.actions == [("nas", "service.restart")]
+    assert ret["result"] is True, ret["comment"]
+    assert ret["changes"]["steps"][0].startswith(
+        "nas: restarted garbd: garbd runs on nas but is no member of the Primary Component "
+        "(cluster size 2 with 2 data node(s))"
+    )
+    assert ret["comment"].endswith("garbd on nas joined the Primary Component (cluster size 3).")
+    waited = [r for r in cluster.requests if r == (("ctl1", "ctl2"), "galera.probe", ())]
+    assert len(waited) >= 4, "probed through the 15 s grace before restarting"
+
+
+def test_test_mode_says_garbd_would_be_restarted():
+    cluster = FakeCluster({"ctl1": synced(size=2), "ctl2": synced(size=2)})
+    ret = converge(cluster, test=True, witness="nas")
+    assert ret["result"] is None
+    assert ret["changes"]["witness"] == "restart garb on nas"
+    assert ret["comment"].startswith("Would restart garbd on nas unless it rejoins within 15s")
+    assert cluster.actions == []
+
+
+def test_garbd_rejoining_by_itself_is_left_alone():
+    cluster = FakeCluster({"ctl1": synced(size=2), "ctl2": synced(size=2)})
+    cluster.timeline["ctl1"] = [synced(size=2), synced(size=3)]
+    cluster.timeline["ctl2"] = [synced(size=2), synced(size=3)]
+    ret = converge(cluster, witness="nas")
+    assert cluster.actions == []
+    assert ret["result"] is True and ret["changes"] == {}
+
+
+def test_garbd_that_never_joins_fails_the_run_with_the_cluster_serving():
+    cluster = FakeCluster({"ctl1": synced(size=2), "ctl2": synced(size=2)})
+    ret = converge(cluster, witness="nas", witness_timeout=60)
+    assert cluster.actions == [("nas", "service.restart")]
+    assert ret["result"] is False
+    assert "garbd on nas did not join the Primary Component within 60s" in ret["comment"]
+    assert "journalctl -u garb` on nas" in ret["comment"]
+
+
+@pytest.mark.parametrize("test", [False, True], ids=["run", "test-mode"])
+def test_a_stopped_garbd_is_the_arbitrator_states_business(test):
+    cluster = FakeCluster({"ctl1": synced(size=2), "ctl2": synced(size=2)}, garbd=False)
+    ret = converge(cluster, test=test, witness="nas")
+    assert ret["result"] is True and ret["changes"] == {}
+    assert cluster.actions == []
+
+
+def test_a_lone_survivor_with_garbd_is_a_full_component():
+    cluster = FakeCluster({"ctl1": synced(size=2), "ctl2": None})
+    ret = converge(cluster, witness="nas")
+    assert cluster.actions == []
+    assert ret["result"] is True
+
+
+def test_after_a_bootstrap_garbd_is_verified_too():
+    cluster = FakeCluster({"ctl1": stopped(seqno=90), "ctl2": stopped(seqno=100)})
+    cluster.after["ctl2", "galera.bootstrap"] = [synced(size=1)]
+    cluster.after["ctl1", "galera.start"] = [synced(size=2)]
+    cluster.on_restart = garbd_rejoins
+    ret = converge(cluster, witness="nas")
+    assert cluster.actions == [
+        ("ctl2", "galera.bootstrap"),
+        ("ctl1", "galera.start"),
+        ("nas", "service.restart"),
+    ]
+    assert ret["result"] is True, ret["comment"]
