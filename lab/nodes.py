@@ -73,6 +73,12 @@ def nspawn_command(node, repo):
     ]
     if node.provider_address:
         cmd.append(f"--network-veth-extra=vp-{node.name}:host1")
+    if "storage" in node.roles:
+        # The NAS's data disk: a host directory (ext4), since NFS-Ganesha's
+        # VFS backend needs file handles, which an overlay root lacks; and
+        # the one system call it needs that nspawn's seccomp filter denies.
+        (node.dir / "nfs").mkdir(parents=True, exist_ok=True)
+        cmd += [f"--bind={node.dir / 'nfs'}:/srv/nfs", "--system-call-filter=open_by_handle_at"]
     for dev in ("/dev/kvm", "/dev/net/tun"):
         if os.path.exists(dev):
             cmd.append(f"--bind={dev}")
