@@ -11,6 +11,7 @@
     heal               remove every partition
     exec NODE CMD...   run a command inside a node
     repo               top up the local apt repository (also while the lab runs)
+    bench deploy       deploy time from bare nodes and idempotent re-run (medians)
     secrets            print a fresh secrets pillar for the lab's site
 """
 
@@ -210,6 +211,13 @@ def cmd_repo(args):
     return 0
 
 
+def cmd_bench(args):
+    require_root()
+    from . import bench  # noqa: PLC0415
+
+    return bench.deploy(args.runs)
+
+
 def cmd_secrets(args):
     site = yaml.safe_load(open(args.site or config.SITE_PILLAR))["site"]
     print(yaml.safe_dump(secrets.generate(site)), end="")
@@ -242,6 +250,10 @@ def parser():
     s.set_defaults(func=cmd_exec)
     sub.add_parser("bmcd", help=argparse.SUPPRESS).set_defaults(func=cmd_bmcd)
     sub.add_parser("repo", help="top up the local apt repository").set_defaults(func=cmd_repo)
+    s = sub.add_parser("bench", help="print benchmark figures (medians of several runs)")
+    s.add_argument("what", choices=["deploy"])
+    s.add_argument("--runs", type=int, default=3)
+    s.set_defaults(func=cmd_bench)
     s = sub.add_parser("secrets", help="print a fresh secrets pillar")
     s.add_argument("--site", help="site pillar file (default: the lab's)")
     s.set_defaults(func=cmd_secrets)
