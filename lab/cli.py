@@ -70,6 +70,7 @@ def cmd_up(args):
         names = [n.name for n in lab.nodes]
         wait_for("every minion to answer test.ping",
                  lambda: master.ping(names) == set(names), 120, interval=1)
+        master.sync_extensions(names)
     del passwords
     print(phases.report())
     return 0

@@ -134,3 +134,10 @@ def ping(names, timeout=5):
     except ValueError:
         return set()
     return {name for name, ok in answers.items() if ok is True}
+
+
+def sync_extensions(names):
+    """Give the minions and the master the project's modules, states,
+    beacons and runners (a plain `state.apply` does not sync them)."""
+    run(salt_cmd("salt", "-L", ",".join(names), "saltutil.sync_all", "--timeout=60"), quiet=True)
+    run(salt_cmd("salt-run", "saltutil.sync_all"), quiet=True)
