@@ -36,6 +36,23 @@ def reactor_map(repo=config.REPO):
             for tag, files in mapping.items()]
 
 
+EXTENSION_DIRS = ("_modules", "_states", "_beacons", "_runners", "_output")
+
+
+def extension_root(state_dir):
+    """A directory of links to the repo's extension folders: served as a file
+    root so minions get ``_modules`` & co. without the fileserver walking the
+    whole checkout (its venv, its git objects) on every listing."""
+    root = pathlib.Path(state_dir) / "extensions"
+    root.mkdir(parents=True, exist_ok=True)
+    for name in EXTENSION_DIRS:
+        link = root / name
+        if not link.is_symlink():
+            link.unlink(missing_ok=True)
+            link.symlink_to(config.REPO / name)
+    return root
+
+
 def local_conf(interface, pillar_dirs, state_dir):
     """The machine-specific part of the master config, for this checkout."""
     state_dir = pathlib.Path(state_dir)
@@ -48,7 +65,7 @@ def local_conf(interface, pillar_dirs, state_dir):
         "pidfile": str(state_dir / "salt-master.pid"),
         "log_file": str(state_dir / "master.log"),
         "key_logfile": str(state_dir / "key.log"),
-        "file_roots": {"base": [str(config.REPO / "salt"), str(config.REPO)]},
+        "file_roots": {"base": [str(config.REPO / "salt"), str(extension_root(state_dir))]},
         "pillar_roots": {"base": [str(p) for p in pillar_dirs] + [str(config.REPO / "pillar")]},
     }
 

@@ -5,7 +5,7 @@
 {%- set wanted = [] %}
 {%- for role in salt['inventory.roles']() %}
 {%-   for sls in role_sls.get(role) or [] %}
-{%-     if sls not in wanted and salt['cp.list_master'](prefix=sls.replace('.', '/')) %}
+{%-     if sls not in wanted %}
 {%-       do wanted.append(sls) %}
 {%-     endif %}
 {%-   endfor %}
@@ -17,3 +17,4 @@ base:
 {%- for sls in wanted %}
     - {{ sls }}
 {%- endfor %}
+    - beacons

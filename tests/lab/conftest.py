@@ -114,3 +114,16 @@ def lab():
     print(up.stdout)
     yield driver
     driver.cli("down", check=False)
+
+
+@pytest.fixture(scope="module")
+def healer_paused(lab):
+    """Tests that break things on purpose to check one layer pause the heal
+    runner, so that it does not race them; it resumes afterwards."""
+    def heal(*args):
+        subprocess.run([str(BIN / "salt-run"), *args], cwd=REPO, check=True,
+                       capture_output=True, timeout=120)
+
+    heal("heal.pause", "minutes=60", "reason=layer test on purpose")
+    yield
+    heal("heal.resume")

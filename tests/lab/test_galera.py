@@ -16,7 +16,7 @@ import yaml
 
 from .conftest import changed_states
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("healer_paused")]
 
 DATA = ("ctl1", "ctl2")
 ADDRESS = {"ctl1": "10.77.0.11", "ctl2": "10.77.0.12", "nas": "10.77.0.13"}

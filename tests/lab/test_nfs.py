@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("healer_paused")]
 
 NAS = "10.77.0.13"
 CIDR = "10.77.0.0/24"

@@ -15,7 +15,7 @@ import yaml
 
 from .conftest import REPO
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("healer_paused")]
 
 CONTROLLERS = ("ctl1", "ctl2")
 WITNESS = "nas"

@@ -11,7 +11,7 @@ import time
 import pytest
 import yaml
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("healer_paused")]
 
 MEMBERS = ("ctl1", "ctl2", "nas")
 CONTROLLERS = ("ctl1", "ctl2")

@@ -57,7 +57,8 @@ def test_secrets_file_is_private(tmp_path):
 def test_master_config_binds_the_bridge_and_serves_the_repo(tmp_path):
     conf = master.local_conf("10.77.0.1", [tmp_path / "site"], tmp_path / "state")
     assert conf["interface"] == "10.77.0.1"
-    assert conf["file_roots"]["base"] == [str(config.REPO / "salt"), str(config.REPO)]
+    assert conf["file_roots"]["base"] == [str(config.REPO / "salt"), str(tmp_path / "state" / "extensions")]
+    assert (tmp_path / "state" / "extensions" / "_modules").resolve() == config.REPO / "_modules"
     assert conf["pillar_roots"]["base"][0] == str(tmp_path / "site")
     assert conf["pillar_roots"]["base"][-1] == str(config.REPO / "pillar")
     assert all(str(tmp_path / "state") in conf[k] for k in ("pki_dir", "cachedir", "sock_dir"))
