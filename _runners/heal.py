@@ -1258,8 +1258,16 @@ def _round(settings, lock, faults):
                 }
         else:
             flat = [fs[0] for fs in allowed.values()]
-            actions, notes = decide(flat, _probe(site, settings, flat), site, settings)
+            probes = _probe(site, settings, flat)
+            actions, notes = decide(flat, probes, site, settings)
             report["notes"] = notes
+            for fault in flat:
+                if fault.component == "boot" and fault.node not in probes["up"]:
+                    # a node that just started may not answer yet: its boot
+                    # highstate is owed, so heal.retry takes it up again soon
+                    state.setdefault("deferred", {})[fault.kind] = {
+                        "fault": fault.as_dict(), "not_before": started + settings.settle,
+                    }
             _count_attempts(
                 settings, state, sorted({k for a in actions for k in a["kinds"]}), started
             )

@@ -29,7 +29,7 @@ def states(ret, minion):
 
 
 def apply(lab, target, sls, *args):
-    ret = lab.salt(target, "state.apply", sls, *args, timeout=900)
+    ret = lab.salt("-L", target, "state.apply", sls, "queue=True", *args, timeout=900)
     assert set(ret) == set(target.split(",")), ret
     return {minion: states(ret, minion) for minion in ret}
 
@@ -52,7 +52,7 @@ def nfs_deployed(lab):
 
 
 def test_lab_pillar_chooses_ganesha_and_no_kernel_mounts(lab):
-    ret = lab.salt("nas,ctl1,ctl2", "pillar.get", "nfs")
+    ret = lab.salt("-L", "nas,ctl1,ctl2", "pillar.get", "nfs", "unmask=True")
     for minion in ("nas", "ctl1", "ctl2"):
         assert ret[minion]["server"]["implementation"] == "ganesha", ret
         assert ret[minion]["client"]["mount"] is False, ret
