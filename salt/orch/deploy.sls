@@ -38,6 +38,8 @@ deploy-{{ step.id }}:
     - tgt: {{ targets | join(',') }}
     - tgt_type: list
     - sls: {{ step.sls }}
+    {#- wait for a state run already going on a node (a heal) instead of failing #}
+    - queue: True
     - failhard: True
     - require:
       - {{ ns.previous }}

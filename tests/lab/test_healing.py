@@ -101,7 +101,7 @@ class Writes:
 def healing(lab, deployed):
     """Self-healing on: the beacons on every node, the heal runner's memory
     empty, the site green."""
-    ret = lab.salt("*", "state.apply", "beacons", timeout=600)
+    ret = lab.salt("*", "state.apply", "beacons", "queue=True", timeout=600)
     for node, states in ret.items():
         failed = {k: v.get("comment") for k, v in states.items() if v.get("result") is not True}
         assert not failed, f"beacons on {node}: {failed}"

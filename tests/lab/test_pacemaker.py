@@ -199,7 +199,8 @@ def test_a_drifted_cib_is_put_back_without_showing_a_password(lab, deployed):
                     "--parameter-value cycle")
     ret = lab.salt("ctl1", "state.apply", "pacemaker.resources", "queue=True")
     text = repr(ret)
-    (state,) = ret["ctl1"].values()
+    (state,) = [st for sid, st in ret["ctl1"].items() if sid.startswith("pacemaker_|-")
+                and "cib_present" in sid]
     assert state["result"] is True and state["changes"], state
     assert 'name="method" value="onoff"' in state["changes"]["diff"]
     for name, value in secrets().items():

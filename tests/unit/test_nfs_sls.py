@@ -16,6 +16,8 @@ import salt.loader
 import yaml
 from saltfactories.utils.functional import Loaders
 
+from .sls import state_args as _args, state_fun as _fun, state_function as _function
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 MASTER = yaml.safe_load((REPO / "etc" / "salt" / "master").read_text())
 SITE = yaml.safe_load((REPO / "lab" / "pillar" / "site.sls").read_text())
@@ -102,27 +104,10 @@ def _high(minion, sls, **kwargs):
     return high
 
 
-def _fun(state):
-    for key, value in state.items():
-        if not key.startswith("__"):
-            return key, value
-    raise AssertionError(state)
 
 
-def _function(state):
-    key, value = _fun(state)
-    return f"{key}.{next(item for item in value if isinstance(item, str))}"
 
 
-def _args(state, module=None):
-    key, value = _fun(state)
-    if module:
-        assert key == module, state
-    args = {}
-    for item in value:
-        if isinstance(item, dict):
-            args.update(item)
-    return args
 
 
 def _requires(state):

@@ -14,6 +14,8 @@ import salt.loader
 import yaml
 from saltfactories.utils.functional import Loaders
 
+from .sls import state_args as _args, state_fun as _fun, state_function as _function
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 COOKIE = "cookie-value-never-rendered"
 ADMIN_PASSWORD = "admin-password-value"
@@ -111,27 +113,10 @@ def rendered(minions):
     return get
 
 
-def _fun(state):
-    for key, value in state.items():
-        if not key.startswith("__"):
-            return key, value
-    raise AssertionError(state)
 
 
-def _args(state, module=None):
-    key, value = _fun(state)
-    if module:
-        assert key == module, state
-    args = {}
-    for item in value:
-        if isinstance(item, dict):
-            args.update(item)
-    return args
 
 
-def _function(state):
-    key, value = _fun(state)
-    return f"{key}.{next(item for item in value if isinstance(item, str))}"
 
 
 def _own(high, prefix):
