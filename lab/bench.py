@@ -4,9 +4,16 @@ so each figure is the median of several runs, with every run shown.
     python -m lab bench deploy [--runs N]
         per run: `down`, `up` (cached image), the deploy orchestration from
         bare nodes, then the idempotent re-run (and its count of changes)
+    python -m lab bench heal [--runs N]
+        per run: the hands-off fault scenarios of tests/lab/test_healing.py
+        on a freshly deployed lab (a killed mysqld, a killed and powered-on
+        server, both servers killed and powered on, a flapping service),
+        each timed from the fault (or the power-on) to all green
 """
 
+import collections
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -73,4 +80,27 @@ def deploy(runs):
           f"deploy {statistics.median(r[1] for r in rows):.0f}s  "
           f"re-run {statistics.median(r[3] for r in rows):.0f}s  "
           f"(re-run/deploy ratio {statistics.median(r[3] / r[1] for r in rows):.2f})")
+    return 0
+
+
+GREEN = re.compile(r"^(?P<scenario>.+?): all green after (?P<seconds>\d+)s$")
+
+
+def heal(runs):
+    times = collections.defaultdict(list)
+    for run in range(1, runs + 1):
+        say(f"bench heal: run {run}/{runs} (down, up, deploy, the fault scenarios)")
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-s",
+             "tests/lab/test_healing.py", "tests/lab/test_zz_teardown.py"],
+            cwd=config.REPO, capture_output=True, text=True)
+        found = [m for m in map(GREEN.match, result.stdout.splitlines()) if m]
+        for match in found:
+            times[match["scenario"]].append(int(match["seconds"]))
+            print(f"run {run}: {match['scenario']}: {match['seconds']}s", flush=True)
+        if result.returncode != 0:
+            raise LabError(f"the healing scenarios failed in run {run}:\n{result.stdout[-4000:]}")
+    print(f"median of {runs} runs, fault (or power-on) to all green:")
+    for scenario, seconds in times.items():
+        print(f"  {scenario}: {statistics.median(seconds):.0f}s  (runs: {seconds})")
     return 0

@@ -12,6 +12,7 @@
     exec NODE CMD...   run a command inside a node
     repo               top up the local apt repository (also while the lab runs)
     bench deploy       deploy time from bare nodes and idempotent re-run (medians)
+    bench heal         fault (or power-on) to all green, per healing scenario (medians)
     secrets            print a fresh secrets pillar for the lab's site
 """
 
@@ -216,7 +217,7 @@ def cmd_bench(args):
     require_root()
     from . import bench  # noqa: PLC0415
 
-    return bench.deploy(args.runs)
+    return bench.deploy(args.runs) if args.what == "deploy" else bench.heal(args.runs)
 
 
 def cmd_secrets(args):
@@ -252,7 +253,7 @@ def parser():
     sub.add_parser("bmcd", help=argparse.SUPPRESS).set_defaults(func=cmd_bmcd)
     sub.add_parser("repo", help="top up the local apt repository").set_defaults(func=cmd_repo)
     s = sub.add_parser("bench", help="print benchmark figures (medians of several runs)")
-    s.add_argument("what", choices=["deploy"])
+    s.add_argument("what", choices=["deploy", "heal"])
     s.add_argument("--runs", type=int, default=3)
     s.set_defaults(func=cmd_bench)
     s = sub.add_parser("secrets", help="print a fresh secrets pillar")
