@@ -75,6 +75,10 @@ pacemaker-corosync-service-running:
   service.running:
     - name: corosync
     - enable: True
+    {#- a first start right after the package's own stop can race it #}
+    - retry:
+        attempts: 3
+        interval: 5
     - require:
       - file: pacemaker-corosync-config-managed
       - file: pacemaker-corosync-authkey-decoded
@@ -84,6 +88,9 @@ pacemaker-service-running:
   service.running:
     - name: pacemaker
     - enable: True
+    - retry:
+        attempts: 3
+        interval: 5
     - require:
       - service: pacemaker-corosync-service-running
 

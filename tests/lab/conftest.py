@@ -90,6 +90,23 @@ def changed_states(orch_states):
     return changed
 
 
+def failed_states(orch_states):
+    """Every failed step of an orchestration, with the failed states inside it."""
+    failed = {}
+    for step_id, step in orch_states.items():
+        if step.get("result") is True:
+            continue
+        inner = (step.get("changes") or {}).get("ret") or {}
+        details = {
+            f"{minion}: {sid}": st.get("comment")
+            for minion, sts in (inner.items() if isinstance(inner, dict) else ())
+            if isinstance(sts, dict)
+            for sid, st in sts.items() if isinstance(st, dict) and st.get("result") is not True
+        }
+        failed[step_id] = details or step.get("comment")
+    return failed
+
+
 @pytest.fixture(scope="session")
 def deployed(lab):
     """The whole site deployed from bare nodes by the deploy orchestration."""
@@ -98,7 +115,7 @@ def deployed(lab):
                    capture_output=True, timeout=300)
     retcode, states = lab.orchestrate("orch.deploy")
     took = time.monotonic() - start
-    failed = {k: v.get("comment") for k, v in states.items() if v.get("result") is not True}
+    failed = failed_states(states)
     assert retcode == 0 and not failed, f"deploy failed (retcode {retcode}): {failed}"
     print(f"deploy from bare nodes: {took:.0f}s")
     return {"seconds": took, "states": states}

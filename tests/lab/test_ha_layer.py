@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from .conftest import changed_states
+from .conftest import changed_states, failed_states
 
 pytestmark = pytest.mark.lab
 
@@ -71,6 +71,6 @@ def test_a_client_through_the_vip_writes_and_reads(lab, deployed):
 
 def test_a_second_deploy_changes_nothing(lab, deployed):
     retcode, states = lab.orchestrate("orch.deploy")
-    failed = {k: v.get("comment") for k, v in states.items() if v.get("result") is not True}
+    failed = failed_states(states)
     assert retcode == 0 and not failed, failed
     assert changed_states(states) == []
