@@ -207,6 +207,10 @@ def test_a_flapping_service_gets_at_most_the_budget_then_suppressed(healing):
     kills, deadline = 0, time.monotonic() + 60
     while kills < 5 and time.monotonic() < deadline:
         if lab.exec("nas", "systemctl", "is-active", unit, check=False).stdout.strip() == "active":
+            if kills:
+                # up long enough for the service beacon (a sample every 5 s)
+                # to see it running, or the next kill is no transition at all
+                time.sleep(7)
             lab.exec("nas", "systemctl", "kill", "--kill-whom=main", "-s", "KILL", unit)
             kills += 1
         time.sleep(1)
