@@ -46,17 +46,25 @@ def _orchestrate(sls):
     return took, count_changes(doc)
 
 
-def count_changes(doc):
-    """States that reported changes, across every step of an orchestration."""
-    data = doc.get("data", {})
-    steps = next(iter(data.values())) if data else {}
-    changed = 0
-    for step in steps.values():
+def changed_states(orch_states):
+    """(step id, minion, state id) of every state an orchestration changed,
+    from the steps of ``salt-run --out=json state.orchestrate``."""
+    changed = []
+    for step_id, step in orch_states.items():
         ret = (step.get("changes") or {}).get("ret") or {}
-        for states in ret.values() if isinstance(ret, dict) else ():
+        if not isinstance(ret, dict):
+            continue
+        for minion, states in ret.items():
             if isinstance(states, dict):
-                changed += sum(1 for s in states.values() if isinstance(s, dict) and s.get("changes"))
+                changed += [(step_id, minion, sid) for sid, st in states.items()
+                            if isinstance(st, dict) and st.get("changes")]
     return changed
+
+
+def count_changes(doc):
+    """How many states an orchestration (its whole JSON answer) changed."""
+    data = doc.get("data", {})
+    return len(changed_states(next(iter(data.values())) if data else {}))
 
 
 def deploy(runs):

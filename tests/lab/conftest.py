@@ -15,6 +15,8 @@ import time
 
 import pytest
 
+from lab.bench import changed_states  # noqa: F401 (the lab tests use it from here)
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 PY = sys.executable
 BIN = pathlib.Path(PY).parent
@@ -74,20 +76,6 @@ class Lab:
                 return value
             time.sleep(interval)
         raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def changed_states(orch_states):
-    """(step id, minion, state id) of every state an orchestration changed."""
-    changed = []
-    for step_id, step in orch_states.items():
-        ret = (step.get("changes") or {}).get("ret") or {}
-        if not isinstance(ret, dict):
-            continue
-        for minion, states in ret.items():
-            if isinstance(states, dict):
-                changed += [(step_id, minion, sid) for sid, st in states.items()
-                            if isinstance(st, dict) and st.get("changes")]
-    return changed
 
 
 def failed_states(orch_states):

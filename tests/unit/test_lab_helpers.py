@@ -114,3 +114,21 @@ def test_validation_refuses_a_broken_lab_pillar(tmp_path):
     with pytest.raises(SystemExit, match="ctl2:address|address"):
         validate_site_file(path)
     validate_site_file(config.SITE_PILLAR)  # the real one passes
+
+
+def test_changes_are_counted_across_every_orchestration_step():
+    from lab.bench import changed_states, count_changes
+
+    steps = {
+        "salt_|-deploy-base_|-deploy-base_|-state": {"changes": {"ret": {
+            "ctl1": {"a": {"changes": {"x": 1}}, "b": {"changes": {}}},
+            "nas": {"c": {"changes": {"y": 2}}}}}},
+        "galera_|-deploy-galera-cluster_|-x_|-converged": {"changes": {}},
+        "salt_|-deploy-sync_|-x_|-function": {"changes": {"ret": "not a dict"}},
+    }
+    assert changed_states(steps) == [
+        ("salt_|-deploy-base_|-deploy-base_|-state", "ctl1", "a"),
+        ("salt_|-deploy-base_|-deploy-base_|-state", "nas", "c"),
+    ]
+    assert count_changes({"data": {"master_master": steps}}) == 2
+    assert count_changes({"data": {}}) == 0
