@@ -25,6 +25,7 @@ client's stdin, never on a command line or in a log.
 """
 
 import hashlib
+import ipaddress
 import json
 import logging
 import re
@@ -81,8 +82,14 @@ ROOT_UNIX_SOCKET_SQL = (
 ACCOUNTS_SQL = (
     "SELECT User, Host, Priv FROM mysql.global_priv WHERE User = '' OR User = 'root'"
 )
+# The account creating the services' databases and users through the VIP.
+ADMIN_USER = "dbadmin"
+ADMIN_SECRET = "galera_admin_password"
+ADMIN_PRIVILEGES = ("ALL PRIVILEGES", "GRANT OPTION")
+# HAProxy's Galera frontend on the VIP (salt/haproxy/defaults.yaml galera:port)
+VIP_PORT = 3306
 _ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
-_GRANT_LINE = re.compile(r"^GRANT (.+?) ON \*\.\* TO ", re.MULTILINE)
+_GRANT_LINE = re.compile(r"^GRANT (.+?) ON (\S+) TO ", re.MULTILINE)
 
 _RECOVERED = re.compile(r"WSREP: Recovered position:\s*([0-9a-fA-F-]{36}):(-?\d+)")
 _PREPARED = re.compile(r"Found (\d+) prepared (?:XA )?transaction")
@@ -291,13 +298,15 @@ def parse_server_options(text):
     return options
 
 
-def parse_grants(text):
+def parse_grants(text, on="*.*"):
     """
-    The global privileges of ``SHOW GRANTS`` output, as a set of names.
+    The privileges ``SHOW GRANTS`` output gives on ``on`` (default: global),
+    as a set of names.
 
     Aliases are folded into MariaDB 10.11's names (REPLICATION CLIENT is
     BINLOG MONITOR, REPLICA MONITOR is SLAVE MONITOR); ``USAGE`` is none and
-    ``ALL PRIVILEGES`` is ``{"ALL PRIVILEGES"}``.
+    ``ALL PRIVILEGES`` is ``{"ALL PRIVILEGES"}``; ``WITH GRANT OPTION`` adds
+    ``GRANT OPTION``.
 
     CLI Example:
 
@@ -307,10 +316,15 @@ def parse_grants(text):
     """
     privileges = set()
     for match in _GRANT_LINE.finditer(text):
+        if match.group(2).replace("`", "") != on.replace("`", ""):
+            continue
         for name in match.group(1).split(","):
             name = " ".join(name.split()).upper()
             if name and name != "USAGE":
                 privileges.add(_PRIVILEGE_ALIASES.get(name, name))
+        line_end = text.find("\n", match.end())
+        if "WITH GRANT OPTION" in text[match.end():None if line_end < 0 else line_end]:
+            privileges.add("GRANT OPTION")
     return privileges
 
 
@@ -343,7 +357,7 @@ def _password_login(priv):
     )
 
 
-def accounts_plan(rows, sst_user=None, sst_hash=None, sst_grants=None):
+def accounts_plan(rows, sst_user=None, sst_hash=None, sst_grants=None, admin=None):
     """
     The statements that bring the accounts to what Galera needs.
 
@@ -351,7 +365,10 @@ def accounts_plan(rows, sst_user=None, sst_hash=None, sst_grants=None):
     for the anonymous, root and SST accounts; ``sst_user`` and ``sst_hash``
     the SST account (``localhost``) and its password's
     ``native_password_hash`` (None: no SST account wanted); ``sst_grants``
-    its current ``SHOW GRANTS`` text. Returns ``[(what, statement)]`` in
+    its current ``SHOW GRANTS`` text; ``admin`` ``(user, host, hash, grants)``
+    the administrator that creates the services' databases through the VIP
+    (all privileges, with grant option, from the management network). Returns
+    ``[(what, statement)]`` in
     order; empty when nothing is to change. Anonymous accounts and root
     other than ``root@localhost`` are dropped; ``root@localhost`` accepts no
     password (Debian's ``USING 'invalid' OR unix_socket``); the SST account
@@ -382,38 +399,68 @@ def accounts_plan(rows, sst_user=None, sst_hash=None, sst_grants=None):
     if sst_user:
         current = accounts.get((sst_user, "localhost"))
         todo.extend(_sst_account_plan(current, sst_user, sst_hash, sst_grants))
+    if admin:
+        user, host, password_hash, grants = admin
+        todo.extend(account_plan(accounts.get((user, host)), user, host, password_hash, grants,
+                                 ADMIN_PRIVILEGES, what="the administrator"))
     return todo
 
 
 def _sst_account_plan(current, user, password_hash, grants_text):
-    account = _account(user, "localhost")
-    grant = f"GRANT {', '.join(SST_PRIVILEGES)} ON *.* TO {account}"
+    return account_plan(current, user, "localhost", password_hash, grants_text,
+                        SST_PRIVILEGES, what="the SST account")
+
+
+def account_plan(current, user, host, password_hash, grants_text, privileges, on="*.*",
+                 what="the account"):
+    """
+    The statements that make account ``user@host`` exist with the password
+    whose ``native_password_hash`` is ``password_hash`` and at least
+    ``privileges`` on ``on`` (``GRANT OPTION`` in them: granted WITH GRANT
+    OPTION).
+
+    Pure. ``current`` is the account's ``mysql.global_priv`` Priv (a mapping,
+    None when absent); ``grants_text`` its ``SHOW GRANTS`` output. Returns
+    ``[(what, statement)]``, empty when nothing is to change. Serves the SST
+    account, the administrator reaching the VIP and every service's user.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call galera.account_plan null nova '10.0.0.0/255.255.255.0' '*ABC' '' '[ALL PRIVILEGES]' on='`nova`.*'
+    """
+    account = _account(user, host)
+    where = "" if on == "*.*" else f" on {on}"
+
+    def grant(names):
+        plain = [p for p in names if p != "GRANT OPTION"] or ["USAGE"]
+        with_grant = " WITH GRANT OPTION" if "GRANT OPTION" in names else ""
+        return (f"grant {user}@{host} {', '.join(names)}{where}",
+                f"GRANT {', '.join(plain)} ON {on} TO {account}{with_grant}")
+
     if current is None:
         return [
             (
-                f"create the SST account {user}@localhost",
+                f"create {what} {user}@{host}",
                 f"CREATE USER {account} IDENTIFIED BY PASSWORD {_quote(password_hash)}",
             ),
-            (f"grant {user}@localhost {', '.join(SST_PRIVILEGES)}", grant),
+            grant(list(privileges)),
         ]
     todo = []
     methods = _auth_methods(current)
     if methods != [("mysql_native_password", password_hash)]:
         todo.append(
             (
-                f"set the password of {user}@localhost from wsrep_sst_auth",
+                f"set the password of {user}@{host}",
                 f"ALTER USER {account} IDENTIFIED BY PASSWORD {_quote(password_hash)}",
             )
         )
-    have = parse_grants(grants_text or "")
-    missing = [p for p in SST_PRIVILEGES if p not in have and "ALL PRIVILEGES" not in have]
+    have = parse_grants(grants_text or "", on)
+    missing = [p for p in privileges if p not in have
+               and not ("ALL PRIVILEGES" in have and p != "GRANT OPTION")]
     if missing:
-        todo.append(
-            (
-                f"grant {user}@localhost {', '.join(missing)}",
-                f"GRANT {', '.join(missing)} ON *.* TO {account}",
-            )
-        )
+        todo.append(grant(missing))
     return todo
 
 
@@ -799,21 +846,36 @@ def ensure_accounts(test=False):
             f"node is {message}"
         )
     _, user, password = _sst_auth()
+    admin_host = network_host_pattern(
+        ((__pillar__.get("site") or {}).get("networks") or {}).get("management", {}).get("cidr")
+    )
+    extra = [(user, "localhost")] if user else []
+    extra.append((ADMIN_USER, admin_host))
     rows = [
         line.split("\t", 2)
-        for line in _sql_quiet(_statement(ACCOUNTS_SQL, user), "reading the accounts").splitlines()
+        for line in _sql_quiet(_statement(ACCOUNTS_SQL, extra), "reading the accounts").splitlines()
         if line.count("\t") >= 2
     ]
-    grants = None
-    if user and any(r[0] == user and r[1] == "localhost" for r in rows):
-        grants = _sql_quiet(
-            f"SHOW GRANTS FOR {_account(user, 'localhost')};\n", f"SHOW GRANTS FOR {user}"
+    grants = {}
+    for account_user, account_host in extra:
+        if any(r[0] == account_user and r[1] == account_host for r in rows):
+            grants[account_user] = _sql_quiet(
+                f"SHOW GRANTS FOR {_account(account_user, account_host)};\n",
+                f"SHOW GRANTS FOR {account_user}",
+            )
+    admin_password = (__pillar__.get("secrets") or {}).get(ADMIN_SECRET)
+    if not admin_password:
+        raise CommandExecutionError(
+            f"secrets:{ADMIN_SECRET}: missing; add it to the secrets pillar (the account "
+            f"{ADMIN_USER} creates the services' databases through the VIP)"
         )
     todo = accounts_plan(
         rows,
         sst_user=user,
         sst_hash=native_password_hash(password) if user else None,
-        sst_grants=grants,
+        sst_grants=grants.get(user),
+        admin=(ADMIN_USER, admin_host, native_password_hash(admin_password),
+               grants.get(ADMIN_USER)),
     )
     changes = [what for what, _ in todo]
     if not todo:
@@ -824,10 +886,31 @@ def ensure_accounts(test=False):
     return {"changed": True, "changes": changes, "comment": "; ".join(changes)}
 
 
-def _statement(sql, sst_user):
-    """ACCOUNTS_SQL, with the SST account's row too."""
-    extra = f" OR (User = {_quote(sst_user)} AND Host = 'localhost')" if sst_user else ""
+def _statement(sql, accounts):
+    """ACCOUNTS_SQL, with the rows of ``accounts`` ``[(user, host)]`` too."""
+    extra = "".join(
+        f" OR (User = {_quote(user)} AND Host = {_quote(host)})" for user, host in accounts
+    )
     return f"{sql}{extra};\n"
+
+
+def network_host_pattern(cidr):
+    """
+    The MariaDB host pattern of network ``cidr`` (``10.0.0.0/255.255.255.0``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call galera.network_host_pattern 10.77.0.0/24
+    """
+    try:
+        network = ipaddress.ip_network(str(cidr), strict=False)
+    except ValueError:
+        raise CommandExecutionError(
+            f"site:networks:management:cidr: {cidr!r} is not a network (e.g. 10.0.0.0/24)"
+        ) from None
+    return f"{network.network_address}/{network.netmask}"
 
 
 def plan(probes, preference, force_node=None, fenced=()):
@@ -855,3 +938,106 @@ def plan(probes, preference, force_node=None, fenced=()):
         return decide(probes, preference, force_node=force_node, fenced=fenced)
     except ValueError as exc:
         raise SaltInvocationError(str(exc)) from exc
+
+
+# --- the services' databases, through the VIP ----------------------------------
+
+
+def _vip_client(vip):
+    return [
+        "mariadb", f"--host={vip}", f"--port={VIP_PORT}", f"--user={ADMIN_USER}",
+        "--batch", "--skip-column-names", "--connect-timeout=10",
+    ]
+
+
+def _vip_sql(vip, password, statements, what):
+    """Run ``statements`` through the VIP as the administrator; nothing logged."""
+    result = _run_all(_vip_client(vip), stdin=statements, output_loglevel="quiet",
+                      env={"MYSQL_PWD": password})
+    if result["retcode"] != 0:
+        detail = (result.get("stderr") or "").strip()
+        raise CommandExecutionError(
+            f"{what} through the Galera VIP {vip}:{VIP_PORT} failed (exit {result['retcode']}): "
+            f"{detail}. Check `salt-run site.status` (Galera, HAProxy) and that "
+            f"galera.accounts_managed created {ADMIN_USER}."
+        )
+    return result.get("stdout") or ""
+
+
+def database_plan(exists, current, grants_text, name, user, host, password_hash):
+    """
+    The statements giving service database ``name`` and its account
+    ``user@host`` (all privileges on it, that password).
+
+    Pure; ``exists``: the database exists; ``current``/``grants_text``: the
+    account's Priv mapping (None: absent) and ``SHOW GRANTS`` text.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call galera.database_plan false null '' nova nova '10.0.0.0/255.255.255.0' '*ABC'
+    """
+    todo = []
+    if not exists:
+        todo.append((f"create the database {name}",
+                     f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb3"))
+    todo.extend(account_plan(current, user, host, password_hash, grants_text,
+                             ("ALL PRIVILEGES",), on=f"`{name}`.*", what="the service account"))
+    return todo
+
+
+def ensure_database(name, user=None, password=None, test=False):
+    """
+    Keep service database ``name`` and its account (``user``, default
+    ``name``; from the management network, all privileges on that database),
+    through the Galera VIP as the administrator (galera.accounts_managed
+    creates it). Nothing of the passwords is logged or returned; only the
+    hash reaches the server.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl1 galera.ensure_database nova password=... test=True
+    """
+    user = user or name
+    if not _ACCOUNT_NAME.match(name) or not _ACCOUNT_NAME.match(user):
+        raise SaltInvocationError(
+            f"database {name!r} / user {user!r}: use letters, digits, '_', '.' or '-'"
+        )
+    if not password:
+        raise SaltInvocationError(f"ensure_database {name}: no password given")
+    vip = __salt__["inventory.vip"]("api")["address"]
+    admin_password = (__pillar__.get("secrets") or {}).get(ADMIN_SECRET)
+    if not admin_password:
+        raise CommandExecutionError(f"secrets:{ADMIN_SECRET}: missing from the secrets pillar")
+    host = network_host_pattern(
+        ((__pillar__.get("site") or {}).get("networks") or {}).get("management", {}).get("cidr")
+    )
+    out = _vip_sql(vip, admin_password,
+                   f"SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = "
+                   f"{_quote(name)};\nSELECT User, Host, Priv FROM mysql.global_priv WHERE "
+                   f"User = {_quote(user)} AND Host = {_quote(host)};\n",
+                   f"reading database {name}")
+    lines = out.splitlines()
+    exists = bool(lines) and lines[0].strip() not in ("", "0")
+    current = None
+    for line in lines[1:]:
+        parts = line.split("\t", 2)
+        if len(parts) == 3:
+            current = json.loads(parts[2]) if parts[2] else {}
+    grants = None
+    if current is not None:
+        grants = _vip_sql(vip, admin_password, f"SHOW GRANTS FOR {_account(user, host)};\n",
+                          f"SHOW GRANTS FOR {user}")
+    todo = database_plan(exists, current, grants, name, user, host,
+                         native_password_hash(password))
+    changes = [what for what, _ in todo]
+    if not todo:
+        return {"changed": False, "changes": [], "comment": f"database {name} is as wanted"}
+    if test:
+        return {"changed": False, "changes": changes, "comment": "would " + "; ".join(changes)}
+    _vip_sql(vip, admin_password, "".join(f"{statement};\n" for _, statement in todo),
+             f"changing database {name}")
+    return {"changed": True, "changes": changes, "comment": "; ".join(changes)}

@@ -163,18 +163,26 @@ def _settings(component, pillar):
 
 
 def _catalog(pillar):
+    """Every API frontend of every service (what HAProxy serves on the VIP)."""
+    services = {}
     for root in (__opts__.get("file_roots") or {}).get("base") or []:
         path = os.path.join(root, "openstack", "catalog.yaml")
         if os.path.isfile(path):
             with open(path, encoding="utf-8") as handle:
-                services = (yaml.safe_load(handle) or {}).get("services") or {}
+                order = (yaml.safe_load(handle) or {}).get("order") or []
+            for name in order:
+                with open(os.path.join(root, "openstack", "services", f"{name}.yaml"),
+                          encoding="utf-8") as handle:
+                    services[name] = yaml.safe_load(handle) or {}
             break
-    else:
-        services = {}
     override = ((pillar or {}).get("openstack") or {}).get("services")
     if isinstance(override, dict):
         services = salt.utils.dictupdate.merge(copy.deepcopy(services), override)
-    return services
+    return {
+        api: spec
+        for _, service in sorted(services.items())
+        for api, spec in sorted(((service or {}).get("apis") or {}).items())
+    }
 
 
 # --- parsers (pure) -------------------------------------------------------------------------

@@ -594,3 +594,4 @@ def _summary(plan):
         "recover_primary": f"make {node} Primary (pc.bootstrap=YES){then_text}",
         "wait": "wait for the cluster to recover by itself",
     }[plan["action"]]
+

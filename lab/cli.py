@@ -14,6 +14,7 @@
     bench deploy       deploy time from bare nodes and idempotent re-run (medians)
     bench heal         fault (or power-on) to all green, per healing scenario (medians)
     secrets            print a fresh secrets pillar for the lab's site
+    guest-image        build (or reuse) the tiny guest disk image; print its path
 """
 
 import argparse
@@ -23,7 +24,8 @@ import sys
 
 import yaml
 
-from . import aptrepo, bmc, config, image, master, network, nodes, processes, secrets
+from . import (aptrepo, bmc, config, guest_image, image, master, network, nodes, processes,
+               secrets)
 from .util import LabError, Phases, run, say, wait_for
 
 SECRETS_FILE = config.STATE / "pillar" / "secrets.sls"
@@ -226,6 +228,11 @@ def cmd_secrets(args):
     return 0
 
 
+def cmd_guest_image(args):
+    print(guest_image.build())
+    return 0
+
+
 def parser():
     p = argparse.ArgumentParser(prog="python -m lab", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -259,6 +266,8 @@ def parser():
     s = sub.add_parser("secrets", help="print a fresh secrets pillar")
     s.add_argument("--site", help="site pillar file (default: the lab's)")
     s.set_defaults(func=cmd_secrets)
+    sub.add_parser("guest-image", help="build the tiny guest disk image, print its path"
+                   ).set_defaults(func=cmd_guest_image)
     return p
 
 

@@ -7,12 +7,23 @@ from . import config
 from .util import LabError
 
 
-def _inventory():
-    path = config.REPO / "_modules" / "inventory.py"
-    spec = importlib.util.spec_from_file_location("twin_cloud_inventory", path)
+def _module(name):
+    path = config.REPO / "_modules" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"twin_cloud_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _inventory():
+    return _module("inventory")
+
+
+def openstack_secret_names():
+    """The secrets the OpenStack catalog needs (``_modules/openstack.py``)."""
+    openstack = _module("openstack")
+    catalog = openstack.build_catalog(lambda path: (config.REPO / "salt" / path).read_text())
+    return openstack.secret_names(catalog)
 
 
 def validate_site_file(path):

@@ -67,6 +67,9 @@ def local_conf(interface, pillar_dirs, state_dir):
         "key_logfile": str(state_dir / "key.log"),
         "file_roots": {"base": [str(config.REPO / "salt"), str(extension_root(state_dir))]},
         "pillar_roots": {"base": [str(p) for p in pillar_dirs] + [str(config.REPO / "pillar")]},
+        # the first pillar directory is the lab's own (generated secrets, keys)
+        "twin_cloud_generated_pillar": str(pillar_dirs[0]),
+        "twin_cloud_clouds_yaml": str(config.STATE / "clouds.yaml"),
     }
 
 

@@ -31,7 +31,9 @@ def bmc_names(site):
 
 
 def names(site):
-    return sorted(set(bmc_names(site)) | set(SERVICE_SECRETS))
+    from .inventory_bridge import openstack_secret_names  # pylint: disable=import-outside-toplevel
+
+    return sorted(set(bmc_names(site)) | set(SERVICE_SECRETS) | set(openstack_secret_names()))
 
 
 def generate(site, existing=None):

@@ -28,6 +28,15 @@ deploy-{{ step.id }}:
     - require:
       - {{ ns.previous }}
 {%-     set ns.previous = step.master_state.split('.')[0] ~ ': deploy-' ~ step.id %}
+{%-   elif step.get('runner') %}
+
+deploy-{{ step.id }}:
+  salt.runner:
+    - name: {{ step.runner }}
+    - failhard: True
+    - require:
+      - {{ ns.previous }}
+{%-     set ns.previous = 'salt: deploy-' ~ step.id %}
 {%-   else %}
 {%-     set targets = salt['inventory.nodes_with_any_role'](step.roles) %}
 {%-     set targets = targets[:1] if step.get('first') else targets %}

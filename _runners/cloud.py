@@ -1,0 +1,90 @@
+"""
+The operator's side of the cloud, on the admin box (the salt-master).
+
+``cloud.clouds_yaml`` writes the ``clouds.yaml`` the ``openstack`` CLI reads
+(master option ``twin_cloud_clouds_yaml``, default
+``/etc/openstack/clouds.yaml``; mode 0600): one cloud named after the site,
+the administrator's credentials from pillar, Keystone at the VIP. The
+deploy orchestration runs it after Keystone; nothing of it is printed.
+"""
+
+import os
+
+import salt.utils.files
+import yaml
+from salt.exceptions import SaltInvocationError
+
+DEFAULT_PATH = "/etc/openstack/clouds.yaml"
+
+
+def _catalog_settings():
+    for root in (__opts__.get("file_roots") or {}).get("base") or []:
+        path = os.path.join(root, "openstack", "catalog.yaml")
+        if os.path.isfile(path):
+            with salt.utils.files.fopen(path, "r") as handle:
+                return yaml.safe_load(handle) or {}
+    return {}
+
+
+def document(site, secrets, catalog):
+    """The clouds.yaml mapping for ``site``; pure."""
+    vip = ((site.get("vips") or {}).get("api") or {})
+    if not vip.get("address"):
+        raise SaltInvocationError("site:vips:api:address: missing; the cloud's API address")
+    password = (secrets or {}).get("keystone_admin_password")
+    if not password:
+        raise SaltInvocationError("secrets:keystone_admin_password: missing from the secrets pillar")
+    host = str(catalog.get("endpoint_host", "{vip}")).format(vip=vip["address"],
+                                                            fqdn=vip.get("fqdn", ""))
+    return {
+        "clouds": {
+            site.get("name") or "site": {
+                "auth": {
+                    "auth_url": f"http://{host}:5000/v3",
+                    "username": "admin",
+                    "password": password,
+                    "project_name": "admin",
+                    "user_domain_name": "Default",
+                    "project_domain_name": "Default",
+                },
+                "region_name": catalog.get("region", "RegionOne"),
+                "interface": "public",
+                "identity_api_version": 3,
+            }
+        }
+    }
+
+
+def clouds_yaml(minion=None):
+    """
+    Write the operator's clouds.yaml from the pillar of ``minion`` (default:
+    the first controller of the inventory). Returns the path and the cloud's
+    name, never the password.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run cloud.clouds_yaml
+    """
+    if minion is None:
+        any_pillar = __salt__["pillar.show_pillar"]()
+        nodes = ((any_pillar.get("site") or {}).get("nodes")) or {}
+        controllers = sorted(
+            (n for n, spec in nodes.items() if "controller" in (spec.get("roles") or [])),
+            key=lambda n: (nodes[n].get("cluster_id", 0), n),
+        )
+        if not controllers:
+            raise SaltInvocationError("site:nodes: no node has the controller role")
+        minion = controllers[0]
+    pillar = __salt__["pillar.show_pillar"](minion)
+    doc = document(pillar.get("site") or {}, pillar.get("secrets") or {}, _catalog_settings())
+    path = __opts__.get("twin_cloud_clouds_yaml") or DEFAULT_PATH
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".new"
+    with salt.utils.files.fopen(tmp, "w") as handle:
+        os.chmod(tmp, 0o600)
+        handle.write("# written by `salt-run cloud.clouds_yaml`: the site's administrator\n")
+        yaml.safe_dump(doc, handle, default_flow_style=False)
+    os.replace(tmp, path)
+    return {"path": path, "cloud": next(iter(doc["clouds"]))}

@@ -1,0 +1,3 @@
+{#- aodh (openstack/services/aodh.yaml): the service pattern #}
+{%- from 'openstack/service.jinja' import openstack_service with context %}
+{{ openstack_service('aodh') }}

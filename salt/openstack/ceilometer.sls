@@ -1,0 +1,3 @@
+{#- ceilometer (openstack/services/ceilometer.yaml): the service pattern #}
+{%- from 'openstack/service.jinja' import openstack_service with context %}
+{{ openstack_service('ceilometer') }}

@@ -1,0 +1,3 @@
+{#- cinder (openstack/services/cinder.yaml): the service pattern #}
+{%- from 'openstack/service.jinja' import openstack_service with context %}
+{{ openstack_service('cinder') }}

@@ -1,0 +1,3 @@
+{#- glance (openstack/services/glance.yaml): the service pattern #}
+{%- from 'openstack/service.jinja' import openstack_service with context %}
+{{ openstack_service('glance') }}

@@ -1,0 +1,3 @@
+{#- gnocchi (openstack/services/gnocchi.yaml): the service pattern #}
+{%- from 'openstack/service.jinja' import openstack_service with context %}
+{{ openstack_service('gnocchi') }}

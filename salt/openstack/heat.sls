@@ -1,0 +1,3 @@
+{#- heat (openstack/services/heat.yaml): the service pattern #}
+{%- from 'openstack/service.jinja' import openstack_service with context %}
+{{ openstack_service('heat') }}

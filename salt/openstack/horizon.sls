@@ -1,0 +1,3 @@
+{#- horizon (openstack/services/horizon.yaml): the service pattern #}
+{%- from 'openstack/service.jinja' import openstack_service with context %}
+{{ openstack_service('horizon') }}

@@ -1,0 +1,3 @@
+{#- neutron (openstack/services/neutron.yaml): the service pattern #}
+{%- from 'openstack/service.jinja' import openstack_service with context %}
+{{ openstack_service('neutron') }}

@@ -1,0 +1,3 @@
+{#- nova (openstack/services/nova.yaml): the service pattern #}
+{%- from 'openstack/service.jinja' import openstack_service with context %}
+{{ openstack_service('nova') }}

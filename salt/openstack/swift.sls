@@ -1,0 +1,3 @@
+{#- swift (openstack/services/swift.yaml): the service pattern #}
+{%- from 'openstack/service.jinja' import openstack_service with context %}
+{{ openstack_service('swift') }}
