@@ -31,7 +31,7 @@ __virtualname__ = "openstack"
 RABBITMQ_ROLES = ("controller", "witness")
 SERVICE_KEYS = {
     "group", "pkgs", "database", "messaging", "identity", "apis", "config",
-    "units", "db_sync", "uwsgi", "notifications", "roles", "settings",
+    "units", "db_sync", "uwsgi", "notifications", "roles", "settings", "secrets",
 }
 # the roles whose nodes run a service unless its entry says `roles`
 DEFAULT_ROLES = ("controller",)
@@ -129,7 +129,8 @@ def secret_names(catalog):
     ``<service>_db_password`` per database, ``<service>_rabbit_password`` per
     messaging user, ``<service>_keystone_password`` per Keystone user, plus
     ``keystone_admin_password`` and ``galera_admin_password`` (the account
-    creating the databases through the VIP).
+    creating the databases through the VIP), and what a service's
+    ``secrets`` list names (e.g. a shared metadata secret).
 
     CLI Example:
 
@@ -139,14 +140,14 @@ def secret_names(catalog):
     """
     names = {"keystone_admin_password", "galera_admin_password"}
     for name, svc in (catalog.get("services") or {}).items():
+        svc = svc or {}
         if databases(svc):
             names.add(f"{name}_db_password")
         if svc.get("messaging"):
             names.add(f"{name}_rabbit_password")
         if svc.get("identity") is not None and name != "keystone":
             names.add(f"{name}_keystone_password")
-    for extra in catalog.get("extra_secrets") or []:
-        names.add(extra)
+        names.update(svc.get("secrets") or [])
     return sorted(names)
 
 

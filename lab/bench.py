@@ -9,6 +9,10 @@ so each figure is the median of several runs, with every run shown.
         on a freshly deployed lab (a killed mysqld, a killed and powered-on
         server, both servers killed and powered on, a flapping service),
         each timed from the fault (or the power-on) to all green
+    python -m lab bench failover [--runs N]
+        on the deployed lab: per run, reads through the VIP while the
+        controller holding it is killed; the longest gap; then the node is
+        powered on and the site left to heal to all green (hands off)
 """
 
 import collections
@@ -19,7 +23,7 @@ import subprocess
 import sys
 import time
 
-from . import config, master
+from . import config, failover as failover_probe, master
 from .util import LabError, say
 
 
@@ -111,4 +115,49 @@ def heal(runs):
     print(f"median of {runs} runs, fault (or power-on) to all green:")
     for scenario, seconds in times.items():
         print(f"  {scenario}: {statistics.median(seconds):.0f}s  (runs: {seconds})")
+    return 0
+
+
+def _green():
+    result = subprocess.run(master.salt_cmd("salt-run", "--out=json", "site.status"),
+                            cwd=config.REPO, capture_output=True, text=True)
+    try:
+        return result.returncode == 0 and json.loads(result.stdout).get("status") == "ok"
+    except ValueError:
+        return False
+
+
+def _wait(what, predicate, timeout, interval=1.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise LabError(f"timed out after {timeout}s waiting for {what}")
+
+
+def failover(runs):
+    lab = config.load()
+    vip = failover_probe.vip_address(lab)
+    gaps = []
+    for run in range(1, runs + 1):
+        _wait("the site all green before the fault", _green, 900, interval=5)
+        holder = failover_probe.holder(lab)
+        if holder is None:
+            raise LabError("no controller holds the VIP: is the site deployed?")
+        reader = failover_probe.ApiReader(vip)
+        reader.start()
+        _wait("the APIs answering through the VIP", reader.answering, 30)
+        say(f"bench failover: run {run}/{runs}: killing {holder} (holds the VIP)")
+        _lab("kill", holder)
+        killed = time.monotonic()
+        _wait("the APIs answering from the survivor", lambda: (
+            time.monotonic() - killed > 5 and failover_probe.holder(lab) not in (None, holder)
+            and reader.answering()), 180)
+        gaps.append(reader.stop())
+        print(f"run {run}: API gap {gaps[-1]:.1f}s after killing {holder}", flush=True)
+        _lab("poweron", holder)
+    _wait("the site all green after the last run", _green, 900, interval=5)
+    print(f"median of {runs}: API gap {statistics.median(gaps):.1f}s  (runs: "
+          f"{', '.join(f'{g:.1f}' for g in gaps)})")
     return 0

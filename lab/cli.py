@@ -13,6 +13,7 @@
     repo               top up the local apt repository (also while the lab runs)
     bench deploy       deploy time from bare nodes and idempotent re-run (medians)
     bench heal         fault (or power-on) to all green, per healing scenario (medians)
+    bench failover     API gap through the VIP when its holder is killed (medians)
     secrets            print a fresh secrets pillar for the lab's site
     guest-image        build (or reuse) the tiny guest disk image; print its path
 """
@@ -219,7 +220,8 @@ def cmd_bench(args):
     require_root()
     from . import bench  # noqa: PLC0415
 
-    return bench.deploy(args.runs) if args.what == "deploy" else bench.heal(args.runs)
+    return {"deploy": bench.deploy, "heal": bench.heal,
+            "failover": bench.failover}[args.what](args.runs)
 
 
 def cmd_secrets(args):
@@ -260,7 +262,7 @@ def parser():
     sub.add_parser("bmcd", help=argparse.SUPPRESS).set_defaults(func=cmd_bmcd)
     sub.add_parser("repo", help="top up the local apt repository").set_defaults(func=cmd_repo)
     s = sub.add_parser("bench", help="print benchmark figures (medians of several runs)")
-    s.add_argument("what", choices=["deploy", "heal"])
+    s.add_argument("what", choices=["deploy", "heal", "failover"])
     s.add_argument("--runs", type=int, default=3)
     s.set_defaults(func=cmd_bench)
     s = sub.add_parser("secrets", help="print a fresh secrets pillar")

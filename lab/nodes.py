@@ -10,6 +10,8 @@ import signal
 import subprocess
 import time
 
+import yaml
+
 from . import config
 from .util import LabError, pid_alive, read_pid, run, say, wait_for
 
@@ -60,6 +62,14 @@ def prepare(node, image, repo, master_address, master_finger):
         f"log_level_logfile: info\n"
         f"# retry auth quickly once the lab has accepted the key by fingerprint\n"
         f"acceptance_wait_time: 2\nacceptance_wait_time_max: 5\n")
+    # A lab node runs the host's kernel: no kernel package inside it (nova's
+    # recommended libguestfs would pull one in, and build an initramfs, for
+    # nothing); apt then leaves that optional branch out.
+    prefs = root / "etc" / "apt" / "preferences.d"
+    prefs.mkdir(parents=True, exist_ok=True)
+    (prefs / "lab-no-kernel").write_text(
+        "# written by the lab: nodes boot the host's kernel\n"
+        "Package: linux-image-*\nPin: release *\nPin-Priority: -1\n")
     (node.dir / "repo").write_text(str(repo))
 
 
@@ -79,10 +89,44 @@ def nspawn_command(node, repo):
         # the one system call it needs that nspawn's seccomp filter denies.
         (node.dir / "nfs").mkdir(parents=True, exist_ok=True)
         cmd += [f"--bind={node.dir / 'nfs'}:/srv/nfs", "--system-call-filter=open_by_handle_at"]
+    cmd += [f"--bind={source}:{target}" for source, target in shared_export_binds(node)]
     for dev in ("/dev/kvm", "/dev/net/tun"):
         if os.path.exists(dev):
             cmd.append(f"--bind={dev}")
     return cmd
+
+
+NAS_DATA_DIR = "/srv/nfs"  # where the NAS node sees its data disk (a host directory)
+
+
+def shared_export_binds(node, lab=None):
+    """
+    What stands in for the NFS mounts on a controller: this kernel has no
+    NFS client, so the lab binds the NAS's export directory (a host
+    directory, served by the NAS with NFS-Ganesha) at the mount point the
+    nfs.client state would mount it on (salt/nfs/defaults.yaml
+    ``exports.<name>.mount``). Same files, shared by both controllers, as the
+    NFS mount gives a real site; the NFS protocol itself is tested by the
+    controllers' nfs-ls checks.
+    """
+    if "controller" not in node.roles:
+        return []
+    lab = lab or config.load()
+    nas = (lab.site.get("nas") or {})
+    if not nas.get("node"):
+        return []
+    defaults = yaml.safe_load((config.REPO / "salt" / "nfs" / "defaults.yaml").read_text())
+    nas_dir = config.STATE / "nodes" / nas["node"] / "nfs"
+    binds = []
+    for name, export in sorted((nas.get("exports") or {}).items()):
+        mount = ((defaults.get("exports") or {}).get(name) or {}).get("mount")
+        path = export.get("path", "")
+        if not mount or not path.startswith(NAS_DATA_DIR + "/"):
+            continue
+        source = nas_dir / path[len(NAS_DATA_DIR) + 1:]
+        source.mkdir(parents=True, exist_ok=True)
+        binds.append((source, mount))
+    return binds
 
 
 def nspawn_pid(node):

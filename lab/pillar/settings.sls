@@ -8,3 +8,14 @@ nfs:
     implementation: ganesha
   client:
     mount: false
+# libvirt on the lab's compute nodes (openstack.nova: over the defaults in
+# salt/openstack/services/nova.yaml settings:libvirt).
+libvirt:
+  # KVM guests stop here with "KVM internal error" (nested virtualization
+  # of this host): plain emulation; a real site keeps kvm
+  virt_type: qemu
+  # the node's cgroup tree is read-only (systemd-nspawn): libvirt must not
+  # create cgroups, or every domain fails with "Failed to create v1
+  # controller cpu"
+  qemu_conf:
+    cgroup_controllers: []

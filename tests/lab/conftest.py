@@ -18,6 +18,8 @@ import pytest
 from lab.bench import changed_states  # noqa: F401 (the lab tests use it from here)
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
+STATE = pathlib.Path(os.environ.get("HALAB_STATE", "/var/lib/halab"))
+CLOUD = "lab"  # the lab's site name: the cloud's name in clouds.yaml
 PY = sys.executable
 BIN = pathlib.Path(PY).parent
 
@@ -57,6 +59,20 @@ class Lab:
         data = doc.get("data", doc)
         states = next(iter(data.values())) if isinstance(data, dict) and data else {}
         return doc.get("retcode", result.returncode), states
+
+    def openstack(self, *args, check=True, timeout=300, tool="openstack"):
+        """Run an OpenStack CLI (Debian's, on the admin box) with the clouds.yaml the
+        deploy wrote; ``-f json`` answers are parsed."""
+        env = dict(os.environ, OS_CLIENT_CONFIG_FILE=str(STATE / "clouds.yaml"),
+                   OS_CLOUD=CLOUD)
+        result = subprocess.run([f"/usr/bin/{tool}", *args], env=env, text=True,
+                                capture_output=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{tool} {' '.join(args)} failed ({result.returncode}):\n"
+                                 f"{result.stdout}\n{result.stderr}")
+        if "json" in args and result.returncode == 0 and result.stdout.strip():
+            return json.loads(result.stdout)
+        return result
 
     def ping(self):
         return {m for m, ok in self.salt("*", "test.ping", "--timeout=5").items() if ok is True}

@@ -1,0 +1,85 @@
+"""The API gap when the controller holding the VIP dies: reads through the
+VIP in a loop (from the host, as a client would), the longest time without
+an answer. Used by the smoke test's fault and by ``python -m lab bench
+failover``.
+"""
+
+import threading
+import time
+import urllib.error
+import urllib.request
+
+from . import config, nodes
+
+# one read per API kind, through the VIP (ports of salt/openstack/services/*.yaml)
+PATHS = ((5000, "/v3"), (9292, "/"), (8774, "/"), (9696, "/"))
+
+
+def vip_address(lab=None):
+    lab = lab or config.load()
+    return lab.site["vips"]["api"]["address"]
+
+
+def holder(lab=None):
+    """The controller whose network namespace holds the VIP, or None."""
+    lab = lab or config.load()
+    vip = vip_address(lab)
+    for node in lab.nodes:
+        if "controller" not in node.roles or not nodes.is_on(node):
+            continue
+        pid = nodes.init_pid(node)
+        if pid and _has_address(pid, vip):
+            return node.name
+    return None
+
+
+def _has_address(pid, address):
+    import subprocess  # pylint: disable=import-outside-toplevel
+
+    result = subprocess.run(["nsenter", "-t", str(pid), "-n", "ip", "-o", "-4", "addr", "show"],
+                            capture_output=True, text=True, check=False)
+    return f" {address}/" in result.stdout
+
+
+def _answers(url):
+    try:
+        with urllib.request.urlopen(url, timeout=2) as answer:
+            return answer.status < 500
+    except urllib.error.HTTPError as exc:
+        return exc.code < 500
+    except OSError:
+        return False
+
+
+class ApiReader(threading.Thread):
+    """Reads every API through the VIP every ``interval`` s until stopped; a
+    round counts when every API answered (any status below 500)."""
+
+    def __init__(self, vip, interval=0.2):
+        super().__init__(daemon=True)
+        self.urls = [f"http://{vip}:{port}{path}" for port, path in PATHS]
+        self.interval = interval
+        self.stopped = threading.Event()
+        self.last_ok = time.monotonic()
+        self.longest = 0.0
+        self.failures = 0
+
+    def run(self):
+        while not self.stopped.is_set():
+            ok = all([_answers(url) for url in self.urls])
+            now = time.monotonic()
+            if ok:
+                self.longest = max(self.longest, now - self.last_ok)
+                self.last_ok = now
+            else:
+                self.failures += 1
+            time.sleep(self.interval)
+
+    def answering(self):
+        """True once the last round answered (within two rounds)."""
+        return time.monotonic() - self.last_ok < 2 + self.interval * 2
+
+    def stop(self):
+        self.stopped.set()
+        self.join(10)
+        return self.longest
