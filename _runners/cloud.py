@@ -78,7 +78,10 @@ def clouds_yaml(minion=None):
             raise SaltInvocationError("site:nodes: no node has the controller role")
         minion = controllers[0]
     pillar = __salt__["pillar.show_pillar"](minion)
-    doc = document(pillar.get("site") or {}, pillar.get("secrets") or {}, _catalog_settings())
+    # the catalog's settings as the services see them: pillar `openstack:` over
+    # the file (region, endpoint_host), like openstack.catalog on the minions
+    settings = {**_catalog_settings(), **(pillar.get("openstack") or {})}
+    doc = document(pillar.get("site") or {}, pillar.get("secrets") or {}, settings)
     path = __opts__.get("twin_cloud_clouds_yaml") or DEFAULT_PATH
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = path + ".new"

@@ -43,6 +43,11 @@ def endpoint_url(name, identity=None):
         raise SaltInvocationError(
             f"openstack:services:{name}:identity: has a type but the service has no apis"
         )
+    if api not in (svc.get("apis") or {}):
+        raise SaltInvocationError(
+            f"openstack:services:{name}:identity:api: {api!r} is not one of its apis "
+            f"({', '.join(svc.get('apis') or {}) or 'none'})"
+        )
     port = svc["apis"][api]["port"]
     ctx = __salt__["openstack.context"](name)
     return f"http://{ctx['endpoint_host']}:{port}{__salt__['openstack.fill'](identity.get('path', ''), ctx)}"

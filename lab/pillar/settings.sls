@@ -19,3 +19,12 @@ libvirt:
   # controller cpu"
   qemu_conf:
     cgroup_controllers: []
+# Swift's disks on the lab's nodes (openstack.swift, over the settings of
+# salt/openstack/services/swift.yaml). A node here has no loop device
+# (`losetup -f` inside ctl1: "cannot find an unused loop device: No such
+# device"; nspawn gives it no /dev/loop-control), so a disk's file cannot be
+# loop-mounted: each swift disk is a plain directory /srv/node/<device> on
+# the node's own filesystem and the storage servers run with mount_check =
+# false. A real site keeps `mount` (XFS, mounted, mount_check on).
+swift:
+  storage: directory

@@ -10,3 +10,37 @@ secrets:
   haproxy_stats_password: CHANGE-ME
   rabbitmq_erlang_cookie: CHANGE-ME
   rabbitmq_admin_password: CHANGE-ME
+  # OpenStack (salt/openstack/catalog.yaml: databases, RabbitMQ and Keystone
+  # users, the Galera administrator creating the databases, shared secrets)
+  aodh_db_password: CHANGE-ME
+  aodh_keystone_password: CHANGE-ME
+  aodh_rabbit_password: CHANGE-ME
+  ceilometer_keystone_password: CHANGE-ME
+  ceilometer_rabbit_password: CHANGE-ME
+  cinder_db_password: CHANGE-ME
+  cinder_keystone_password: CHANGE-ME
+  cinder_rabbit_password: CHANGE-ME
+  galera_admin_password: CHANGE-ME
+  glance_db_password: CHANGE-ME
+  glance_keystone_password: CHANGE-ME
+  gnocchi_db_password: CHANGE-ME
+  gnocchi_keystone_password: CHANGE-ME
+  heat_db_password: CHANGE-ME
+  heat_domain_admin_password: CHANGE-ME
+  heat_keystone_password: CHANGE-ME
+  heat_rabbit_password: CHANGE-ME
+  horizon_secret_key: CHANGE-ME
+  keystone_admin_password: CHANGE-ME
+  keystone_db_password: CHANGE-ME
+  metadata_secret: CHANGE-ME
+  neutron_db_password: CHANGE-ME
+  neutron_keystone_password: CHANGE-ME
+  neutron_rabbit_password: CHANGE-ME
+  nova_db_password: CHANGE-ME
+  nova_keystone_password: CHANGE-ME
+  nova_rabbit_password: CHANGE-ME
+  placement_db_password: CHANGE-ME
+  placement_keystone_password: CHANGE-ME
+  swift_hash_path_prefix: CHANGE-ME
+  swift_hash_path_suffix: CHANGE-ME
+  swift_keystone_password: CHANGE-ME

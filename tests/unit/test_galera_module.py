@@ -1,5 +1,7 @@
 """Unit tests of _modules/galera.py: parsers on real formats, commands mocked."""
 
+import json
+import re
 from unittest.mock import patch
 
 import pytest
@@ -175,6 +177,30 @@ SST_GRANTS = (
     "`galera_sst`@`localhost` IDENTIFIED BY PASSWORD '*2236D5B7931D97A022123E3B9F0B9E8EDC8F23BA'\n"
 )
 
+# The administrator creating the services' databases through the VIP: from the
+# management network (site:networks:management:cidr), as a netmask host pattern.
+ADMIN_PASSWORD = "Adm1n-pw_not$hown"
+MANAGEMENT_CIDR = "10.77.0.0/24"
+ADMIN_HOST = "10.77.0.0/255.255.255.0"
+PILLAR = {
+    "site": {"networks": {"management": {"cidr": MANAGEMENT_CIDR}}},
+    "secrets": {"galera_admin_password": ADMIN_PASSWORD, "galera_sst_password": SST_PASSWORD},
+}
+
+
+def admin_row(password=ADMIN_PASSWORD, host=ADMIN_HOST):
+    return (
+        f'dbadmin\t{host}\t{{"access":1073741823,"version_id":101119,'
+        '"plugin":"mysql_native_password","authentication_string":'
+        f'"{galera.native_password_hash(password)}","password_last_changed":1795305529}}\n'
+    )
+
+
+ADMIN_GRANTS = (
+    f"GRANT ALL PRIVILEGES ON *.* TO `dbadmin`@`{ADMIN_HOST}` IDENTIFIED BY PASSWORD "
+    "'*0000000000000000000000000000000000000000' WITH GRANT OPTION\n"
+)
+
 
 class FakeNode:
     """``cmd.run_all`` of one data node: mysqld, systemd and the datadir tools."""
@@ -188,6 +214,7 @@ class FakeNode:
         # SHOW GRANTS of the SST account, the statements run on stdin
         self.options = MY_PRINT_DEFAULTS
         self.accounts, self.grants = ACCOUNTS_DEBIAN, ""
+        self.admin_grants = ""
         self.stdin_reads, self.executed = [], []
 
     def __call__(self, cmd, python_shell=None, **kwargs):
@@ -217,7 +244,7 @@ class FakeNode:
             return 0, self.accounts, ""
         if sql.startswith("SHOW GRANTS"):
             self.stdin_reads.append(sql)
-            return 0, self.grants, ""
+            return 0, self.admin_grants if "'dbadmin'" in sql else self.grants, ""
         if "stdin" in kwargs:
             if "sql" in self.fail:
                 return 1, "", "ERROR 1227 (42000): Access denied"
@@ -251,7 +278,9 @@ class FakeNode:
 
 @pytest.fixture
 def configure_loader_modules():
-    return {galera: {"__salt__": {}, "__opts__": {"test": False}, "__context__": {}}}
+    return {
+        galera: {"__salt__": {}, "__opts__": {"test": False}, "__context__": {}, "__pillar__": {}}
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -271,7 +300,10 @@ def grastate(tmp_path, monkeypatch):
 @pytest.fixture
 def node():
     fake = FakeNode()
-    with patch.dict(galera.__salt__, {"cmd.run_all": fake}):
+    with (
+        patch.dict(galera.__salt__, {"cmd.run_all": fake}),
+        patch.dict(galera.__pillar__, PILLAR),
+    ):
         yield fake
 
 
@@ -748,11 +780,48 @@ def test_ensure_accounts_creates_the_sst_account_from_the_configuration(node):
     assert "OR (User = 'galera_sst' AND Host = 'localhost')" in node.stdin_reads[0]
 
 
+def test_ensure_accounts_creates_the_administrator_from_the_pillar(node):
+    node.status = STATUS_SYNCED
+    node.accounts, node.grants = ACCOUNTS_DEBIAN + sst_row(), SST_GRANTS
+    ret = galera.ensure_accounts()
+    admin_hash = galera.native_password_hash(ADMIN_PASSWORD)
+    assert ret["changes"] == [
+        f"create the administrator dbadmin@{ADMIN_HOST}",
+        f"grant dbadmin@{ADMIN_HOST} ALL PRIVILEGES, GRANT OPTION",
+    ]
+    assert node.executed == [
+        f"CREATE USER 'dbadmin'@'{ADMIN_HOST}' IDENTIFIED BY PASSWORD '{admin_hash}';\n"
+        f"GRANT ALL PRIVILEGES ON *.* TO 'dbadmin'@'{ADMIN_HOST}' WITH GRANT OPTION;\n"
+    ]
+    assert f"OR (User = 'dbadmin' AND Host = '{ADMIN_HOST}')" in node.stdin_reads[0]
+    assert not any(r.startswith("SHOW GRANTS FOR 'dbadmin'") for r in node.stdin_reads), (
+        "no SHOW GRANTS of an account that does not exist"
+    )
+
+
+def test_ensure_accounts_fixes_the_administrators_password_and_grant_option(node):
+    node.status = STATUS_SYNCED
+    node.accounts = ACCOUNTS_DEBIAN + sst_row() + admin_row("old")
+    node.grants = SST_GRANTS
+    node.admin_grants = ADMIN_GRANTS.replace(" WITH GRANT OPTION", "")
+    ret = galera.ensure_accounts()
+    assert ret["changes"] == [
+        f"set the password of dbadmin@{ADMIN_HOST}",
+        f"grant dbadmin@{ADMIN_HOST} GRANT OPTION",
+    ]
+    assert node.executed[0].endswith(
+        f"GRANT USAGE ON *.* TO 'dbadmin'@'{ADMIN_HOST}' WITH GRANT OPTION;\n"
+    )
+    assert f"SHOW GRANTS FOR 'dbadmin'@'{ADMIN_HOST}';\n" in node.stdin_reads
+
+
 def test_ensure_accounts_never_shows_the_password(node):
     node.status = STATUS_SYNCED
-    galera.ensure_accounts()
-    assert not any(SST_PASSWORD in " ".join(cmd) for cmd in node.calls)
-    assert not any(SST_PASSWORD in (kw.get("stdin") or "") for kw in node.kwargs)
+    ret = galera.ensure_accounts()
+    for secret in (SST_PASSWORD, ADMIN_PASSWORD):
+        assert not any(secret in " ".join(cmd) for cmd in node.calls)
+        assert not any(secret in (kw.get("stdin") or "") for kw in node.kwargs)
+        assert secret not in repr(ret)
     quiet = [kw for cmd, kw in zip(node.calls, node.kwargs) if cmd[0] != "mariadb" or "stdin" in kw]
     assert quiet and all(kw.get("output_loglevel") == "quiet" for kw in quiet)
 
@@ -760,7 +829,8 @@ def test_ensure_accounts_never_shows_the_password(node):
 @pytest.mark.parametrize("test", [False, True], ids=["run", "test-mode"])
 def test_ensure_accounts_with_nothing_to_do(node, test):
     node.status = STATUS_SYNCED
-    node.accounts, node.grants = ACCOUNTS_DEBIAN + sst_row(), SST_GRANTS
+    node.accounts, node.grants = ACCOUNTS_DEBIAN + sst_row() + admin_row(), SST_GRANTS
+    node.admin_grants = ADMIN_GRANTS
     ret = galera.ensure_accounts(test=test)
     assert ret == {"changed": False, "changes": [], "comment": "accounts are as wanted"}
     assert node.executed == []
@@ -771,6 +841,7 @@ def test_ensure_accounts_test_mode_changes_nothing(node):
     ret = galera.ensure_accounts(test=True)
     assert ret["changed"] is False
     assert ret["comment"].startswith("would create the SST account galera_sst@localhost")
+    assert f"create the administrator dbadmin@{ADMIN_HOST}" in ret["changes"]
     assert node.executed == []
 
 
@@ -800,10 +871,14 @@ def test_ensure_accounts_needs_wsrep_sst_auth_for_mariabackup(node):
 def test_ensure_accounts_without_sst_auth_for_rsync_hardens_only(node):
     node.status = STATUS_SYNCED
     node.options = "--wsrep_sst_method=rsync\n"
-    node.accounts = ACCOUNTS_DEBIAN + '\tlocalhost\t{"plugin":"mysql_native_password"}\n'
+    node.accounts = (
+        ACCOUNTS_DEBIAN + admin_row() + '\tlocalhost\t{"plugin":"mysql_native_password"}\n'
+    )
+    node.admin_grants = ADMIN_GRANTS
     ret = galera.ensure_accounts()
     assert ret["changes"] == ["drop the anonymous account ''@'localhost'"]
-    assert not any(r.startswith("SHOW GRANTS") for r in node.stdin_reads)
+    assert not any(r.startswith("SHOW GRANTS FOR 'galera_sst'") for r in node.stdin_reads)
+    assert "galera_sst" not in node.stdin_reads[0]
 
 
 def test_ensure_accounts_refuses_a_strange_account_name(node):
@@ -819,3 +894,378 @@ def test_ensure_accounts_failure_does_not_echo_the_statements(node):
     with pytest.raises(CommandExecutionError, match="changing the accounts failed") as error:
         galera.ensure_accounts()
     assert SST_HASH not in str(error.value)
+    assert galera.native_password_hash(ADMIN_PASSWORD) not in str(error.value)
+
+
+def test_ensure_accounts_needs_the_administrators_password(node):
+    node.status = STATUS_SYNCED
+    with (
+        patch.dict(galera.__pillar__, {"secrets": {"galera_sst_password": SST_PASSWORD}}),
+        pytest.raises(CommandExecutionError, match="secrets:galera_admin_password: missing"),
+    ):
+        galera.ensure_accounts()
+    assert node.executed == []
+
+
+@pytest.mark.parametrize("site", [{}, {"networks": {"management": {"cidr": "not-a-net"}}}],
+                         ids=["missing", "malformed"])
+def test_ensure_accounts_needs_the_management_network(node, site):
+    node.status = STATUS_SYNCED
+    with (
+        patch.dict(galera.__pillar__, {"site": site}),
+        pytest.raises(CommandExecutionError, match="site:networks:management:cidr"),
+    ):
+        galera.ensure_accounts()
+    assert node.executed == []
+
+
+# --- account_plan (the SST account, the administrator, every service's user) ---------------
+
+NOVA_HASH = galera.native_password_hash("nova-pw")
+
+
+def _priv(password_hash, **more):
+    return {"plugin": "mysql_native_password", "authentication_string": password_hash, **more}
+
+
+def test_account_plan_creates_an_absent_account_with_its_privileges():
+    todo = galera.account_plan(None, "nova", ADMIN_HOST, NOVA_HASH, None, ("ALL PRIVILEGES",),
+                               on="`nova`.*", what="the service account")
+    assert todo == [
+        (f"create the service account nova@{ADMIN_HOST}",
+         f"CREATE USER 'nova'@'{ADMIN_HOST}' IDENTIFIED BY PASSWORD '{NOVA_HASH}'"),
+        (f"grant nova@{ADMIN_HOST} ALL PRIVILEGES on `nova`.*",
+         f"GRANT ALL PRIVILEGES ON `nova`.* TO 'nova'@'{ADMIN_HOST}'"),
+    ]
+
+
+def test_account_plan_with_grant_option_grants_it_with_the_privileges():
+    todo = galera.account_plan(None, "dbadmin", ADMIN_HOST, NOVA_HASH, None,
+                               galera.ADMIN_PRIVILEGES)
+    assert todo[1] == (
+        f"grant dbadmin@{ADMIN_HOST} ALL PRIVILEGES, GRANT OPTION",
+        f"GRANT ALL PRIVILEGES ON *.* TO 'dbadmin'@'{ADMIN_HOST}' WITH GRANT OPTION",
+    )
+
+
+def test_account_plan_nothing_to_do():
+    grants = f"GRANT ALL PRIVILEGES ON `nova`.* TO `nova`@`{ADMIN_HOST}`\n"
+    assert galera.account_plan(_priv(NOVA_HASH), "nova", ADMIN_HOST, NOVA_HASH, grants,
+                               ("ALL PRIVILEGES",), on="`nova`.*") == []
+
+
+def test_account_plan_changes_the_password_only():
+    grants = f"GRANT ALL PRIVILEGES ON `nova`.* TO `nova`@`{ADMIN_HOST}`\n"
+    todo = galera.account_plan(_priv("*OLD"), "nova", ADMIN_HOST, NOVA_HASH, grants,
+                               ("ALL PRIVILEGES",), on="`nova`.*")
+    assert todo == [(f"set the password of nova@{ADMIN_HOST}",
+                     f"ALTER USER 'nova'@'{ADMIN_HOST}' IDENTIFIED BY PASSWORD '{NOVA_HASH}'")]
+
+
+def test_account_plan_a_second_way_to_log_in_is_a_password_change():
+    current = _priv(NOVA_HASH, auth_or=[{}, {"plugin": "unix_socket"}])
+    todo = galera.account_plan(current, "u", "localhost", NOVA_HASH, "GRANT RELOAD ON *.* TO u",
+                               ("RELOAD",))
+    assert [what for what, _ in todo] == ["set the password of u@localhost"]
+
+
+def test_account_plan_grants_on_another_database_do_not_count():
+    grants = (f"GRANT USAGE ON *.* TO `nova`@`{ADMIN_HOST}`\n"
+              f"GRANT ALL PRIVILEGES ON `nova_api`.* TO `nova`@`{ADMIN_HOST}`\n")
+    todo = galera.account_plan(_priv(NOVA_HASH), "nova", ADMIN_HOST, NOVA_HASH, grants,
+                               ("ALL PRIVILEGES",), on="`nova`.*")
+    assert todo == [(f"grant nova@{ADMIN_HOST} ALL PRIVILEGES on `nova`.*",
+                     f"GRANT ALL PRIVILEGES ON `nova`.* TO 'nova'@'{ADMIN_HOST}'")]
+
+
+def test_account_plan_all_privileges_cover_every_privilege_but_grant_option():
+    grants = "GRANT ALL PRIVILEGES ON *.* TO `u`@`localhost`\n"
+    assert galera.account_plan(_priv(NOVA_HASH), "u", "localhost", NOVA_HASH, grants,
+                               galera.SST_PRIVILEGES) == []
+    todo = galera.account_plan(_priv(NOVA_HASH), "u", "localhost", NOVA_HASH, grants,
+                               galera.ADMIN_PRIVILEGES)
+    assert todo == [("grant u@localhost GRANT OPTION",
+                     "GRANT USAGE ON *.* TO 'u'@'localhost' WITH GRANT OPTION")]
+
+
+def test_account_plan_grants_the_missing_privileges_only():
+    grants = "GRANT RELOAD, LOCK TABLES ON *.* TO `u`@`localhost`\n"
+    todo = galera.account_plan(_priv(NOVA_HASH), "u", "localhost", NOVA_HASH, grants,
+                               ("RELOAD", "PROCESS", "LOCK TABLES", "GRANT OPTION"))
+    assert todo == [("grant u@localhost PROCESS, GRANT OPTION",
+                     "GRANT PROCESS ON *.* TO 'u'@'localhost' WITH GRANT OPTION")]
+
+
+def test_account_plan_quotes_user_and_host():
+    todo = galera.account_plan(None, "o'x", "h", NOVA_HASH, None, ("RELOAD",))
+    assert todo[0][1].startswith("CREATE USER 'o\\'x'@'h' ")
+
+
+@pytest.mark.parametrize(
+    "text, on, expected",
+    [
+        ("GRANT USAGE ON *.* TO `nova`@`%`\nGRANT ALL PRIVILEGES ON `nova`.* TO `nova`@`%`",
+         "`nova`.*", {"ALL PRIVILEGES"}),
+        ("GRANT USAGE ON *.* TO `nova`@`%`\nGRANT ALL PRIVILEGES ON `nova`.* TO `nova`@`%`",
+         "*.*", set()),
+        ("GRANT ALL PRIVILEGES ON `nova_api`.* TO `nova`@`%`", "`nova`.*", set()),
+        ("GRANT SELECT, INSERT ON `nova`.* TO `nova`@`%` WITH GRANT OPTION\n"
+         "GRANT ALL PRIVILEGES ON `other`.* TO `nova`@`%`",
+         "nova.*", {"SELECT", "INSERT", "GRANT OPTION"}),
+        ("GRANT RELOAD ON *.* TO `u`@`%`\nGRANT SELECT ON `d`.* TO `u`@`%` WITH GRANT OPTION",
+         "*.*", {"RELOAD"}),
+    ],
+    ids=["database", "global-of-a-db-user", "other-database", "grant-option-of-that-line",
+         "grant-option-of-another-line"],
+)
+def test_parse_grants_on(text, on, expected):
+    assert galera.parse_grants(text, on) == expected
+
+
+# --- accounts_plan with the administrator --------------------------------------------------
+
+
+def test_accounts_plan_creates_the_administrator():
+    admin_hash = galera.native_password_hash(ADMIN_PASSWORD)
+    todo = galera.accounts_plan(_rows(ACCOUNTS_DEBIAN),
+                                admin=("dbadmin", ADMIN_HOST, admin_hash, None))
+    assert todo == [
+        (f"create the administrator dbadmin@{ADMIN_HOST}",
+         f"CREATE USER 'dbadmin'@'{ADMIN_HOST}' IDENTIFIED BY PASSWORD '{admin_hash}'"),
+        (f"grant dbadmin@{ADMIN_HOST} ALL PRIVILEGES, GRANT OPTION",
+         f"GRANT ALL PRIVILEGES ON *.* TO 'dbadmin'@'{ADMIN_HOST}' WITH GRANT OPTION"),
+    ]
+
+
+def test_accounts_plan_administrator_after_the_hardening_and_the_sst_account():
+    admin_hash = galera.native_password_hash(ADMIN_PASSWORD)
+    rows = _rows(ACCOUNTS_DEBIAN + '\tlocalhost\t{}\n' + admin_row("old"))
+    todo = galera.accounts_plan(rows, "galera_sst", SST_HASH, None,
+                                admin=("dbadmin", ADMIN_HOST, admin_hash, ADMIN_GRANTS))
+    assert [what for what, _ in todo] == [
+        "drop the anonymous account ''@'localhost'",
+        "create the SST account galera_sst@localhost",
+        "grant galera_sst@localhost RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR",
+        f"set the password of dbadmin@{ADMIN_HOST}",
+    ]
+
+
+def test_accounts_plan_administrator_as_wanted():
+    admin_hash = galera.native_password_hash(ADMIN_PASSWORD)
+    rows = _rows(ACCOUNTS_DEBIAN + admin_row())
+    assert galera.accounts_plan(rows, admin=("dbadmin", ADMIN_HOST, admin_hash,
+                                             ADMIN_GRANTS)) == []
+
+
+def test_accounts_plan_an_administrator_from_another_network_is_another_account():
+    admin_hash = galera.native_password_hash(ADMIN_PASSWORD)
+    rows = _rows(ACCOUNTS_DEBIAN + admin_row(host="192.0.2.0/255.255.255.0"))
+    todo = galera.accounts_plan(rows, admin=("dbadmin", ADMIN_HOST, admin_hash, ADMIN_GRANTS))
+    assert todo[0][0] == f"create the administrator dbadmin@{ADMIN_HOST}"
+
+
+# --- network_host_pattern --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cidr, pattern",
+    [
+        ("10.77.0.0/24", "10.77.0.0/255.255.255.0"),
+        ("192.0.2.0/25", "192.0.2.0/255.255.255.128"),
+        ("10.0.0.0/8", "10.0.0.0/255.0.0.0"),
+        ("10.77.0.11/24", "10.77.0.0/255.255.255.0"),  # a host address of the network
+        ("10.77.0.5", "10.77.0.5/255.255.255.255"),
+    ],
+)
+def test_network_host_pattern(cidr, pattern):
+    assert galera.network_host_pattern(cidr) == pattern
+
+
+@pytest.mark.parametrize("cidr", [None, "", "10.77.0.0/33", "management"])
+def test_network_host_pattern_names_the_pillar_key(cidr):
+    with pytest.raises(CommandExecutionError, match=r"site:networks:management:cidr: .* is not a"):
+        galera.network_host_pattern(cidr)
+
+
+# --- database_plan -----------------------------------------------------------------------------
+
+
+def test_database_plan_of_a_new_service():
+    todo = galera.database_plan(False, None, None, "nova_api", "nova", ADMIN_HOST, NOVA_HASH)
+    assert todo == [
+        ("create the database nova_api",
+         "CREATE DATABASE IF NOT EXISTS `nova_api` CHARACTER SET utf8mb3"),
+        (f"create the service account nova@{ADMIN_HOST}",
+         f"CREATE USER 'nova'@'{ADMIN_HOST}' IDENTIFIED BY PASSWORD '{NOVA_HASH}'"),
+        (f"grant nova@{ADMIN_HOST} ALL PRIVILEGES on `nova_api`.*",
+         f"GRANT ALL PRIVILEGES ON `nova_api`.* TO 'nova'@'{ADMIN_HOST}'"),
+    ]
+
+
+def test_database_plan_second_database_of_an_existing_user_grants_only():
+    grants = (f"GRANT USAGE ON *.* TO `nova`@`{ADMIN_HOST}`\n"
+              f"GRANT ALL PRIVILEGES ON `nova`.* TO `nova`@`{ADMIN_HOST}`\n")
+    todo = galera.database_plan(False, _priv(NOVA_HASH), grants, "nova_api", "nova", ADMIN_HOST,
+                                NOVA_HASH)
+    assert [what for what, _ in todo] == [
+        "create the database nova_api", f"grant nova@{ADMIN_HOST} ALL PRIVILEGES on `nova_api`.*"]
+
+
+def test_database_plan_nothing_to_do():
+    grants = f"GRANT ALL PRIVILEGES ON `nova`.* TO `nova`@`{ADMIN_HOST}`\n"
+    assert galera.database_plan(True, _priv(NOVA_HASH), grants, "nova", "nova", ADMIN_HOST,
+                                NOVA_HASH) == []
+
+
+# --- ensure_database: through the VIP, as the administrator ------------------------------------
+
+VIP = "10.77.0.10"
+DB_PASSWORD = "nova-db-pw:@/%'\"$"
+DB_HASH = galera.native_password_hash(DB_PASSWORD)
+
+
+class FakeVip:
+    """``cmd.run_all`` of the ``mariadb`` client reaching the Galera VIP (HAProxy)."""
+
+    def __init__(self):
+        self.databases = set()
+        self.accounts = {}  # (user, host) -> Priv mapping
+        self.grants = {}  # (user, host) -> SHOW GRANTS text
+        self.down = False
+        self.calls, self.kwargs, self.executed = [], [], []
+
+    def __call__(self, cmd, python_shell=None, **kwargs):
+        assert python_shell is False
+        self.calls.append(cmd)
+        self.kwargs.append(kwargs)
+        if self.down:
+            return {"retcode": 1, "stdout": "",
+                    "stderr": f"ERROR 2002 (HY000): Can't connect to server on '{VIP}' (115)"}
+        sql = kwargs["stdin"]
+        if sql.startswith("SELECT COUNT(*)"):
+            name = re.search(r"SCHEMA_NAME = '([^']*)'", sql).group(1)
+            user, host = re.search(r"User = '([^']*)' AND Host = '([^']*)'", sql).groups()
+            out = f"{1 if name in self.databases else 0}\n"
+            if (user, host) in self.accounts:
+                out += f"{user}\t{host}\t{json.dumps(self.accounts[user, host])}\n"
+            return {"retcode": 0, "stdout": out, "stderr": ""}
+        if sql.startswith("SHOW GRANTS FOR"):
+            user, host = re.search(r"FOR '([^']*)'@'([^']*)'", sql).groups()
+            return {"retcode": 0, "stdout": self.grants.get((user, host), ""), "stderr": ""}
+        self.executed.append(sql)
+        return {"retcode": 0, "stdout": "", "stderr": ""}
+
+
+@pytest.fixture
+def vip_client():
+    fake = FakeVip()
+    with (
+        patch.dict(galera.__salt__, {
+            "cmd.run_all": fake,
+            "inventory.vip": lambda name="api": {"address": VIP, "fqdn": "cloud.test"},
+        }),
+        patch.dict(galera.__pillar__, PILLAR),
+    ):
+        yield fake
+
+
+def test_ensure_database_creates_database_and_account_through_the_vip(vip_client):
+    ret = galera.ensure_database("nova", password=DB_PASSWORD)
+    assert ret["changed"] is True
+    assert ret["changes"] == [
+        "create the database nova",
+        f"create the service account nova@{ADMIN_HOST}",
+        f"grant nova@{ADMIN_HOST} ALL PRIVILEGES on `nova`.*",
+    ]
+    assert vip_client.executed == [
+        "CREATE DATABASE IF NOT EXISTS `nova` CHARACTER SET utf8mb3;\n"
+        f"CREATE USER 'nova'@'{ADMIN_HOST}' IDENTIFIED BY PASSWORD '{DB_HASH}';\n"
+        f"GRANT ALL PRIVILEGES ON `nova`.* TO 'nova'@'{ADMIN_HOST}';\n"
+    ]
+    for cmd in vip_client.calls:
+        assert cmd[0] == "mariadb"
+        assert f"--host={VIP}" in cmd and "--port=3306" in cmd and "--user=dbadmin" in cmd
+        assert not any(arg.startswith(("--password", "-p")) for arg in cmd)
+
+
+def test_ensure_database_never_shows_a_password(vip_client):
+    ret = galera.ensure_database("nova", user="nova", password=DB_PASSWORD)
+    for kwargs in vip_client.kwargs:
+        assert kwargs["env"] == {"MYSQL_PWD": ADMIN_PASSWORD}
+        assert kwargs["output_loglevel"] == "quiet"
+        assert DB_PASSWORD not in kwargs["stdin"] and ADMIN_PASSWORD not in kwargs["stdin"]
+    for secret in (DB_PASSWORD, ADMIN_PASSWORD):
+        assert not any(secret in " ".join(cmd) for cmd in vip_client.calls)
+        assert secret not in repr(ret)
+    assert DB_HASH not in repr(ret)
+
+
+def test_ensure_database_with_another_user(vip_client):
+    ret = galera.ensure_database("nova_api", user="nova", password=DB_PASSWORD)
+    assert ret["changes"][1] == f"create the service account nova@{ADMIN_HOST}"
+    assert "ON `nova_api`.* TO 'nova'@" in vip_client.executed[0]
+
+
+def test_ensure_database_as_wanted(vip_client):
+    vip_client.databases.add("nova")
+    vip_client.accounts["nova", ADMIN_HOST] = _priv(DB_HASH)
+    vip_client.grants["nova", ADMIN_HOST] = (
+        f"GRANT USAGE ON *.* TO `nova`@`{ADMIN_HOST}` IDENTIFIED BY PASSWORD '{DB_HASH}'\n"
+        f"GRANT ALL PRIVILEGES ON `nova`.* TO `nova`@`{ADMIN_HOST}`\n"
+    )
+    ret = galera.ensure_database("nova", password=DB_PASSWORD)
+    assert ret == {"changed": False, "changes": [], "comment": "database nova is as wanted"}
+    assert vip_client.executed == []
+
+
+def test_ensure_database_changes_a_password(vip_client):
+    vip_client.databases.add("nova")
+    vip_client.accounts["nova", ADMIN_HOST] = _priv("*OLD")
+    vip_client.grants["nova", ADMIN_HOST] = (
+        f"GRANT ALL PRIVILEGES ON `nova`.* TO `nova`@`{ADMIN_HOST}`\n")
+    ret = galera.ensure_database("nova", password=DB_PASSWORD)
+    assert ret["changes"] == [f"set the password of nova@{ADMIN_HOST}"]
+    assert vip_client.executed == [
+        f"ALTER USER 'nova'@'{ADMIN_HOST}' IDENTIFIED BY PASSWORD '{DB_HASH}';\n"]
+
+
+def test_ensure_database_test_mode_changes_nothing(vip_client):
+    ret = galera.ensure_database("nova", password=DB_PASSWORD, test=True)
+    assert ret["changed"] is False
+    assert ret["comment"].startswith("would create the database nova; create the service account")
+    assert len(ret["changes"]) == 3
+    assert vip_client.executed == []
+
+
+@pytest.mark.parametrize(
+    "kwargs, says",
+    [
+        ({"name": "nova`; DROP", "password": "x"}, "use letters, digits"),
+        ({"name": "nova", "user": "a b", "password": "x"}, "use letters, digits"),
+        ({"name": "nova", "password": ""}, "no password given"),
+    ],
+    ids=["bad-name", "bad-user", "no-password"],
+)
+def test_ensure_database_refuses_bad_arguments(vip_client, kwargs, says):
+    with pytest.raises(SaltInvocationError, match=says):
+        galera.ensure_database(**kwargs)
+    assert vip_client.calls == []
+
+
+def test_ensure_database_needs_the_administrators_password(vip_client):
+    with (
+        patch.dict(galera.__pillar__, {"secrets": {}}),
+        pytest.raises(CommandExecutionError, match="secrets:galera_admin_password: missing"),
+    ):
+        galera.ensure_database("nova", password=DB_PASSWORD)
+    assert vip_client.calls == []
+
+
+def test_ensure_database_vip_unreachable_says_what_to_check(vip_client):
+    vip_client.down = True
+    with pytest.raises(CommandExecutionError) as error:
+        galera.ensure_database("nova", password=DB_PASSWORD)
+    message = str(error.value)
+    assert f"through the Galera VIP {VIP}:3306 failed (exit 1)" in message
+    assert "Can't connect" in message and "site.status" in message
+    assert ADMIN_PASSWORD not in message and DB_PASSWORD not in message

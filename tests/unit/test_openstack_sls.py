@@ -1,0 +1,283 @@
+"""Every SLS under salt/openstack/, rendered by Salt's real loader (masterless,
+no daemon) for each node of the lab (lab/pillar/site.sls) and of the example
+site (pillar/examples/site.sls), with a secrets pillar holding every name the
+site needs (``lab.secrets.names``), each with a value of its own.
+
+The services are filled in over time: nothing here names a service's
+contents. What holds for all of them: each SLS renders on each node, its
+state ids are namespaced, and no file a state writes with a secret in it
+(its contents, its template's rendered text, or the pillar it copies) is
+readable by everyone, nor shows its changes."""
+
+import json
+import logging
+import pathlib
+import re
+from unittest.mock import patch
+
+import pytest
+import salt.config
+import salt.loader
+import salt.utils.data
+import yaml
+from saltfactories.utils.functional import Loaders
+
+from lab import secrets as lab_secrets
+
+from .sls import state_args, state_fun
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+SALT = REPO / "salt"
+MASTER = yaml.safe_load((REPO / "etc" / "salt" / "master").read_text())
+
+
+def _load(path):
+    return yaml.safe_load((REPO / path).read_text()) or {}
+
+
+SITES = {
+    # site name -> (site pillar, component settings pillar)
+    "lab": (_load("lab/pillar/site.sls"), _load("lab/pillar/settings.sls")),
+    "example": (_load("pillar/examples/site.sls"), {}),
+}
+EXAMPLE_SECRETS = _load("pillar/examples/secrets.sls")["secrets"]
+NODES = [(site, node) for site, (doc, _) in SITES.items() for node in doc["site"]["nodes"]]
+SLS = sorted(
+    "openstack" if path.stem == "init" else f"openstack.{path.stem}"
+    for path in (SALT / "openstack").glob("*.sls")
+)
+# states that write a file (their mode decides who reads it)
+FILE_FUNCTIONS = {"managed", "serialize", "append", "prepend", "blockreplace", "line",
+                  "replace", "keyvalue", "copy", "symlink", "comment", "uncomment"}
+
+
+def secret_value(name):
+    # distinct, URL-safe (the same text inside a database or transport URL)
+    return f"S3cret-{name.replace('_', '-')}-value"
+
+
+def keystone_keys():
+    return {repo: {str(i): f"{repo}-key-{i}-S3cret-value-AAAAAAAAAAAAAAAAAAAAAA=" for i in (0, 1)}
+            for repo in ("fernet", "credential")}
+
+
+def pillar_of(site, node_id):
+    """What pillar/top.sls gives ``node_id``: site, settings, secrets, and the
+    Keystone keys to the controllers."""
+    doc, settings = SITES[site]
+    pillar = {**doc, **settings}
+    pillar["secrets"] = {name: secret_value(name) for name in lab_secrets.names(doc["site"])}
+    if "controller" in doc["site"]["nodes"][node_id].get("roles", []):
+        pillar["keystone_keys"] = keystone_keys()
+    return pillar
+
+
+def _opts(tmp_path, site, minion_id):
+    opts = salt.config.minion_config(None)
+    base = tmp_path / site / minion_id
+    opts.update(
+        {
+            "id": minion_id,
+            "file_client": "local",
+            "cachedir": str(base / "cache"),
+            "pki_dir": str(base / "pki"),
+            "log_file": str(base / "log"),
+            # the state tree alone (the repo root holds the virtualenv: slow to list)
+            "file_roots": {"base": [str(SALT)]},
+            "pillar_roots": {"base": []},
+            "module_dirs": [str(REPO / "_modules")],
+            "states_dirs": [str(REPO / "_states")],
+            "grains_cache": False,
+            "file_ignore_regex": [*MASTER["file_ignore_regex"], r"^\.(venv|pytest_cache)(/|$)"],
+            "pillar": pillar_of(site, minion_id),
+        }
+    )
+    return opts
+
+
+class Minion:
+    def __init__(self, tmp_path, site, minion_id):
+        self.opts = _opts(tmp_path, site, minion_id)
+        self.pillar = self.opts["pillar"]
+        self.loaders = Loaders(self.opts)
+
+    def show_sls(self, sls):
+        return self.loaders.modules.state.show_sls(sls)
+
+    def written_text(self, state):
+        """Everything a file state puts in its file: its arguments, its
+        template's rendered text (or the file it copies), the pillar it copies."""
+        args = state_args(state)
+        texts = [json.dumps(args, default=str, sort_keys=True)]
+        if args.get("contents_pillar"):
+            texts.append(json.dumps(salt.utils.data.traverse_dict_and_list(
+                self.pillar, args["contents_pillar"], default=None, delimiter=":"), default=str))
+        sources = args.get("source") or []
+        for source in [sources] if isinstance(sources, str) else sources:
+            if not isinstance(source, str) or not source.startswith("salt://"):
+                continue
+            text = (SALT / source.removeprefix("salt://").split("?")[0]).read_text()
+            if args.get("template") == "jinja":
+                text = self.loaders.modules.file.apply_template_on_contents(
+                    text, template="jinja", context=args.get("context") or {},
+                    defaults=args.get("defaults") or {}, saltenv="base")
+            texts.append(text)
+        return "\n".join(texts)
+
+    def secrets(self):
+        values = dict(self.pillar["secrets"])
+        for repo, keys in (self.pillar.get("keystone_keys") or {}).items():
+            values.update({f"keystone_keys:{repo}:{i}": key for i, key in keys.items()})
+        return values
+
+
+@pytest.fixture(scope="module")
+def minions(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("openstack-minions")
+    made = {}
+    real_grains = salt.loader.grains
+    first = {}
+
+    def grains(opts, **kwargs):
+        # this machine's grains, computed once, as each minion's own
+        if not first:
+            first.update(real_grains(opts, **kwargs))
+        return {**first, "id": opts["id"]}
+
+    def get(site, minion_id):
+        if (site, minion_id) not in made:
+            with patch("salt.loader.grains", grains):
+                made[site, minion_id] = Minion(tmp, site, minion_id)
+        return made[site, minion_id]
+
+    salt_log = logging.getLogger("salt")
+    level = salt_log.level
+    salt_log.setLevel(logging.WARNING)
+    try:
+        yield get
+    finally:
+        salt_log.setLevel(level)
+        for minion in made.values():
+            minion.loaders.reset_state()
+
+
+@pytest.fixture(scope="module")
+def rendered(minions):
+    cache = {}
+
+    def get(site, minion_id, sls):
+        if (site, minion_id, sls) not in cache:
+            cache[site, minion_id, sls] = minions(site, minion_id).show_sls(sls)
+        return cache[site, minion_id, sls]
+
+    return get
+
+
+def _own(high):
+    return {sid: state for sid, state in high.items()
+            if str(state.get("__sls__", "")).startswith("openstack")}
+
+
+def _ids(value):
+    return "-".join(value) if isinstance(value, tuple) else value
+
+
+# --- secrets ------------------------------------------------------------------------------------
+
+
+def test_the_example_secrets_name_every_secret_the_example_site_needs():
+    """pillar/examples/secrets.sls names every secret the example site needs."""
+    needed = set(lab_secrets.names(SITES["example"][0]["site"]))
+    missing = sorted(needed - set(EXAMPLE_SECRETS))
+    assert not missing, (
+        "pillar/examples/secrets.sls lacks "
+        + ", ".join(missing) + ": add each as `<name>: CHANGE-ME`")
+
+
+def test_every_secret_value_of_the_tests_is_its_own():
+    for site, node_id in NODES:
+        values = list(pillar_of(site, node_id)["secrets"].values())
+        assert len(values) == len(set(values))
+
+
+# --- rendering ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sls", SLS)
+@pytest.mark.parametrize("site, minion_id", NODES, ids=_ids)
+def test_renders(rendered, site, minion_id, sls):
+    high = rendered(site, minion_id, sls)
+    assert isinstance(high, dict), "\n".join(map(str, high))
+
+
+@pytest.mark.parametrize("sls", SLS)
+@pytest.mark.parametrize("site, minion_id", NODES, ids=_ids)
+def test_state_ids_are_namespaced(rendered, site, minion_id, sls):
+    high = rendered(site, minion_id, sls)
+    if not isinstance(high, dict):
+        pytest.skip("does not render (test_renders)")
+    bad = sorted(sid for sid in _own(high) if not sid.startswith("openstack-"))
+    assert not bad, f"state ids of salt/openstack/ start with openstack-: {bad}"
+
+
+def _mode_is_private(mode):
+    if mode is None:
+        return False
+    return int(str(mode), 8) & 0o007 == 0
+
+
+@pytest.mark.parametrize("sls", SLS)
+@pytest.mark.parametrize("site, minion_id", NODES, ids=_ids)
+def test_no_file_with_a_secret_is_world_readable(rendered, minions, site, minion_id, sls):
+    high = rendered(site, minion_id, sls)
+    if not isinstance(high, dict):
+        pytest.skip("does not render (test_renders)")
+    minion = minions(site, minion_id)
+    secrets = minion.secrets()
+    problems, checked = [], 0
+    for sid, state in sorted(_own(high).items()):
+        module, _ = state_fun(state)
+        function = next(item for item in state[module] if isinstance(item, str))
+        if not (module == "file" and function in FILE_FUNCTIONS or module == "ini"):
+            continue
+        text = minion.written_text(state)
+        found = sorted(name for name, value in secrets.items() if value in text)
+        if not found:
+            continue
+        checked += 1
+        args = state_args(state)
+        if not _mode_is_private(args.get("mode")):
+            problems.append(f"{sid}: holds {', '.join(found)} with mode {args.get('mode')!r} "
+                            f"(0640, 0600 or stricter: no access for others)")
+        if module == "file" and args.get("show_changes", True) is not False:
+            problems.append(f"{sid}: holds {', '.join(found)} and shows its changes "
+                            f"(show_changes: False)")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_secret_check_sees_the_keystone_and_service_configs(rendered, minions):
+    """The check above is not vacuous: Keystone's config and key files hold secrets."""
+    minion = minions("lab", "ctl1")
+    high = rendered("lab", "ctl1", "openstack.keystone")
+    secrets = minion.secrets()
+    holding = {
+        sid for sid, state in _own(high).items()
+        if state_fun(state)[0] == "file"
+        and any(value in minion.written_text(state) for value in secrets.values())
+    }
+    assert "openstack-keystone-config-/etc/keystone/keystone.conf" in holding
+    assert {f"openstack-keystone-fernet-key-{i}" for i in (0, 1)} <= holding
+    conf = minion.written_text(high["openstack-keystone-config-/etc/keystone/keystone.conf"])
+    assert re.search(r"^connection = mysql\+pymysql://keystone:S3cret-keystone-db-password-value@",
+                     conf, re.MULTILINE)
+
+
+def test_a_world_readable_secret_file_is_caught(minions):
+    minion = minions("lab", "ctl1")
+    state = {"__sls__": "openstack.x", "file": [
+        "managed", {"name": "/etc/x.conf"}, {"contents": secret_value("galera_admin_password")},
+        {"mode": "0644"}]}
+    text = minion.written_text(state)
+    assert secret_value("galera_admin_password") in text
+    assert not _mode_is_private("0644") and not _mode_is_private(None)
+    assert _mode_is_private("0640") and _mode_is_private("0600") and _mode_is_private(600)
