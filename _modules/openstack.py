@@ -143,7 +143,7 @@ def secret_names(catalog):
         svc = svc or {}
         if databases(svc):
             names.add(f"{name}_db_password")
-        if svc.get("messaging"):
+        if svc.get("messaging") or svc.get("notifications") is True:
             names.add(f"{name}_rabbit_password")
         if svc.get("identity") is not None and name != "keystone":
             names.add(f"{name}_keystone_password")
@@ -301,17 +301,22 @@ def implied_sections(name, svc, context):
     for db in databases(svc):
         if db.get("file"):
             continue  # a database URL for another file: its config names {database_urls[...]}
-        sections.setdefault(db.get("section", "database"), {})[
-            db.get("option", "connection")
-        ] = context["database_urls"][db["name"]]
-    if svc.get("messaging"):
-        sections.setdefault("DEFAULT", {})["transport_url"] = context["transport_url"]
+        section = sections.setdefault(db.get("section", "database"), {})
+        section[db.get("option", "connection")] = context["database_urls"][db["name"]]
+        if db.get("section", "database") == "database":
+            # below HAProxy's idle timeout (10 min): no connection it cut is reused
+            section["connection_recycle_time"] = 300
+    if svc.get("messaging") or svc.get("notifications"):
+        # quorum queues: declared by oslo.messaging (a policy cannot); a
+        # notifier declares its queues too, and a classic declaration of a
+        # queue that exists as a quorum one is refused
         sections["oslo_messaging_rabbit"] = {
-            # quorum queues: declared by oslo.messaging (a policy cannot)
             "rabbit_quorum_queue": True,
             "amqp_durable_queues": True,
             "heartbeat_in_pthread": False,
         }
+    if svc.get("messaging"):
+        sections.setdefault("DEFAULT", {})["transport_url"] = context["transport_url"]
     if svc.get("notifications"):
         sections["oslo_messaging_notifications"] = {
             "driver": "messagingv2",
@@ -527,7 +532,7 @@ def context(name):
     if ctx["database_urls"]:
         ctx["database_url"] = next(iter(ctx["database_urls"].values()))
     if svc.get("messaging") or svc.get("notifications"):
-        user = name if svc.get("messaging") else svc["notifications"]
+        user = name if svc.get("messaging") or svc["notifications"] is True else svc["notifications"]
         hosts = __salt__["inventory.nodes_with_any_role"](list(RABBITMQ_ROLES))
         ctx["transport_url"] = transport_url(user, secrets[f"{user}_rabbit_password"], hosts)
     if svc.get("identity") is not None and name != "keystone":

@@ -73,3 +73,4 @@ site:
       images: {path: /srv/nfs/images}
       volumes: {path: /srv/nfs/volumes}
       backups: {path: /srv/nfs/backups}
+      metrics: {path: /srv/nfs/metrics}

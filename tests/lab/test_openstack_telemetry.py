@@ -14,7 +14,8 @@ the central agents into Gnocchi.
 
 Aodh: api (:8042), evaluator, notifier, listener on each controller;
 Keystone's `alarming` service at the VIP answers; the evaluators share the
-alarms (one tooz group, both members).
+alarms (one tooz group, both members); a threshold alarm on a Gnocchi
+metric fires.
 
 Gnocchi's DELETE calls go without an Accept header: Debian 12's
 gnocchiclient (7.0.7) sends `Accept: application/json`, which Gnocchi
@@ -276,3 +277,35 @@ def test_aodh_answers_through_the_vip(lab, deployed):
     for node in CONTROLLERS:
         status, alarms = http(lab, "GET", f"http://{ADDRESS[node]}:8042/v2/alarms")
         assert status == 200 and isinstance(alarms, list), (node, status, alarms)
+
+
+def test_a_threshold_alarm_on_gnocchi_measures_fires(lab, deployed):
+    """An evaluator (one of the two: they split the alarms) reads the metric
+    from Gnocchi every 60 s and moves the alarm to `alarm`."""
+    metric = lab.openstack("metric", "create", "--archive-policy-name", "low",
+                           f"telemetry-alarm-{uuid.uuid4().hex[:8]}", "-f", "json")
+    alarm_id = None
+    try:
+        point = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 60))
+        lab.openstack("metric", "measures", "add", "-m", f"{point}@10", metric["id"])
+        status, alarm = http(lab, "POST", f"http://{VIP}:8042/v2/alarms", {
+            "name": f"telemetry-{uuid.uuid4().hex[:8]}",
+            "type": "gnocchi_aggregation_by_metrics_threshold",
+            "gnocchi_aggregation_by_metrics_threshold_rule": {
+                "metrics": [metric["id"]], "threshold": 1, "comparison_operator": "gt",
+                "aggregation_method": "mean", "granularity": 300, "evaluation_periods": 1}})
+        assert status == 201, (status, alarm)
+        alarm_id = alarm["alarm_id"]
+        start = time.monotonic()
+
+        def fired():
+            status, shown = http(lab, "GET", f"http://{VIP}:8042/v2/alarms/{alarm_id}")
+            assert status == 200, (status, shown)
+            return shown if shown["state"] == "alarm" else None
+        shown = lab.wait("the alarm in state alarm", fired, timeout=300, interval=5)
+        print(f"\nalarm fired after {time.monotonic() - start:.0f}s: {shown['state_reason']}")
+    finally:
+        if alarm_id:
+            http(lab, "DELETE", f"http://{VIP}:8042/v2/alarms/{alarm_id}")
+        status, _ = http(lab, "DELETE", f"http://{VIP}:8041/v1/metric/{metric['id']}")
+        assert status == 204, status

@@ -231,3 +231,23 @@ def test_the_metadata_agent_proxies_to_nova_at_the_vip_with_the_shared_secret(mi
     assert conf["DEFAULT"]["nova_metadata_port"] == "8775"
     assert conf["DEFAULT"]["metadata_proxy_shared_secret"] == secret_value("metadata_secret")
     assert conf["DEFAULT"]["metadata_workers"] == "1"
+
+
+def test_the_api_reads_its_own_file_last_for_native_rabbitmq_heartbeats(rendered, minion):
+    """neutron-api runs eventlet-patched under uWSGI: an idle worker runs no
+    green thread, so its heartbeats go through a native thread, set in a file
+    only it reads (given to it through uWSGI's pyargv)."""
+    args = state_args(rendered("lab", "ctl1")["openstack-neutron-uwsgi-neutron-api-config-files"],
+                      "ini")
+    assert args["name"] == "/etc/neutron/neutron-api-uwsgi.ini"
+    assert args["sections"]["uwsgi"]["pyargv"] == (
+        "--config-file=/etc/neutron/neutron.conf "
+        "--config-file=/etc/neutron/plugins/ml2/ml2_conf.ini "
+        "--config-file=/etc/neutron/neutron-api.conf")
+    assert {"service": "openstack-neutron-unit-neutron-api-running"} in args["watch_in"]
+    api = service_file(minion, "lab", "ctl1", "/etc/neutron/neutron-api.conf")
+    assert api["oslo_messaging_rabbit"]["heartbeat_in_pthread"] == "true"
+    assert "database" not in api and "keystone_authtoken" not in api
+    # the eventlet services keep green heartbeats (the pattern's default)
+    main = service_file(minion, "lab", "ctl1", "/etc/neutron/neutron.conf")
+    assert main["oslo_messaging_rabbit"]["heartbeat_in_pthread"] == "false"
