@@ -10,27 +10,13 @@
 {%-     set user = (salt['openstack.service'](name).get('settings') or {}).get('system_user') %}
 {%-     if user %}
 
-openstack-packages-{{ user.name }}-group:
-  group.present:
-    - name: {{ user.name }}
-    - gid: {{ user.gid }}
-    - system: True
-    - unless: getent group {{ user.name }}
-    - require_in:
-      - pkg: openstack-packages-installed
-
-openstack-packages-{{ user.name }}-user:
-  user.present:
-    - name: {{ user.name }}
-    - uid: {{ user.uid }}
-    - gid: {{ user.gid }}
-    - home: {{ user.home }}
-    - createhome: False
-    - shell: /bin/false
-    - system: True
+openstack-packages-{{ user.name }}-system-user:
+  cmd.run:
+    - name: >-
+        getent group {{ user.name }} >/dev/null || groupadd --system --gid {{ user.gid }} {{ user.name }};
+        useradd --system --uid {{ user.uid }} --gid {{ user.name }} --home-dir {{ user.home }}
+        --no-create-home --shell /bin/false {{ user.name }}
     - unless: getent passwd {{ user.name }}
-    - require:
-      - group: openstack-packages-{{ user.name }}-group
     - require_in:
       - pkg: openstack-packages-installed
 {%-     endif %}
