@@ -57,6 +57,8 @@ DEFAULT_SETTINGS = {
             "start_timeout": "100s",
             "stop_timeout": "100s",
         },
+        # systemd units that must run on one controller at a time
+        "singletons": [],
     },
 }
 
@@ -268,11 +270,30 @@ def _vip_nic(site, controllers):
     return names.pop()
 
 
-def build_objects(site, secrets, settings=None):
+def _singleton(spec):
+    return {
+        "id": spec["id"],
+        "class": "systemd",
+        "type": spec.get("unit", spec["id"]),
+        "ops": [
+            _op("monitor", spec.get("monitor", "30s"), timeout="30s"),
+            _op("start", "0s", timeout=spec.get("start_timeout", "120s")),
+            _op("stop", "0s", timeout=spec.get("stop_timeout", "120s")),
+        ],
+        "meta": {"failure-timeout": spec.get("failure_timeout", "120s")},
+        "description": spec.get("description", f"{spec['id']}, on one controller at a time"),
+    }
+
+
+def build_objects(site, secrets, settings=None, installed_units=None):
     """
     The CIB objects for ``site`` (schema in ``_modules/pacemaker.py``):
     every kind is declared, so what Salt created and the pillar no longer
     names is removed. ``secrets`` is the ``secrets`` pillar (BMC passwords).
+    ``installed_units``: the singletons (``cib:singletons``, systemd units
+    run on one controller at a time) are declared only once their unit is
+    installed (None: all of them), so a deploy declares them after the
+    packages and their configuration are in place.
     """
     cib = _merged(settings)["cib"]
     controllers = _controllers(site)
@@ -301,6 +322,10 @@ def build_objects(site, secrets, settings=None):
             "ops": [_op("monitor", vip["monitor"], timeout="20s")],
             "description": "the API VIP, where HAProxy runs",
         }
+    ]
+    primitives += [
+        _singleton(spec) for spec in cib.get("singletons") or []
+        if installed_units is None or spec.get("unit", spec["id"]) in installed_units
     ]
     clones = [
         {
@@ -411,4 +436,9 @@ def cib_objects(settings=None):
 
         salt ctl1 ha_objects.cib_objects --out=quiet
     """
-    return build_objects(_site(), __pillar__.get("secrets") or {}, settings)
+    singletons = (_merged(settings)["cib"].get("singletons")) or []
+    installed = [
+        unit for unit in (spec.get("unit", spec["id"]) for spec in singletons)
+        if __salt__["service.available"](unit)
+    ]
+    return build_objects(_site(), __pillar__.get("secrets") or {}, settings, installed)

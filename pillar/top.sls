@@ -4,9 +4,15 @@
     the components' defaults). #}
 {%- import_yaml 'site.sls' as doc %}
 {%- set ids = (doc.get('site') or {}).get('nodes') or {} %}
-{%- set controllers = [] %}
-{%- for id, node in ids | dictsort if 'controller' in (node.roles or []) %}
-{%-   do controllers.append(id) %}
+{#- what the master writes for some nodes: Keystone's keys (controllers),
+    Swift's rings (proxies on controllers, storage on object nodes) #}
+{%- set generated = {} %}
+{%- for id, node in ids | dictsort %}
+{%-   set roles = node.roles or [] %}
+{%-   set files = [] %}
+{%-   if 'controller' in roles %}{% do files.append('keystone_keys') %}{% endif %}
+{%-   if 'controller' in roles or 'object' in roles %}{% do files.append('swift_rings') %}{% endif %}
+{%-   if files %}{% do generated.update({id: files}) %}{% endif %}
 {%- endfor %}
 base:
   '*':
@@ -18,10 +24,11 @@ base:
     - match: list
     - secrets
 {%- endif %}
-{%- if controllers %}
-  {#- Keystone's keys, written by the master (runner keystone_keys) #}
-  '{{ controllers | join(",") }}':
+{%- for id, files in generated | dictsort %}
+  '{{ id }}':
     - match: list
-    - keystone_keys
+{%-   for file in files %}
+    - {{ file }}
+{%-   endfor %}
     - ignore_missing: True
-{%- endif %}
+{%- endfor %}

@@ -1,6 +1,7 @@
 {#- Nova (openstack/services/nova.yaml): the service pattern, then what the
     pattern has no key for:
     - systemd reloaded after a new uWSGI unit drop-in;
+    - the role `service` of nova's Keystone user (first controller);
     - the console proxy's choice (/etc/default/nova-consoleproxy: novnc, no
       serial proxy) and the other proxies off;
     - on a compute node: libvirt (qemu.conf, libvirtd running, its default
@@ -13,6 +14,7 @@
 {%- set libvirt = salt['openstack.merge'](settings.get('libvirt') or {}, pillar.get('libvirt') or {}) %}
 {%- set units = salt['openstack.units']('nova') %}
 {%- set host = grains['host'] %}
+{%- set first = salt['inventory.controllers']()[:1] == [grains['id']] %}
 
 {%- macro qemu_value(value) -%}
 {%-   if value is sameas true or value is sameas false -%}
@@ -72,6 +74,43 @@ openstack-nova-{{ proxy }}-off:
     - require:
       - pkg: openstack-nova-pkgs-installed
 {%- endfor %}
+{%- if first %}
+{%-   set ctx = salt['openstack.context']('nova') %}
+
+{#- nova calls neutron, glance and cinder with the user's token and its own
+    token as X-Service-Token (keystonemiddleware's plugin; [service_user]
+    too); the pattern's keystone_authtoken has service_token_roles_required,
+    so the others accept that service token only if nova holds the role
+    `service` (without it: HTTP 401 from neutron, "NeutronAdminCredential
+    ConfigurationInvalid" from nova). The role and the grant, once. #}
+openstack-nova-service-role-granted:
+  cmd.run:
+    - name: >-
+        { openstack role show service >/dev/null 2>&1 || openstack role create service >/dev/null; } &&
+        openstack role add --user nova --user-domain Default
+        --project service --project-domain Default service
+    - unless: >-
+        openstack role assignment list --user nova --user-domain Default
+        --project service --project-domain Default --role service -f value | grep -q .
+    - env:
+      - OS_AUTH_URL: {{ (ctx.auth_url ~ '/v3') | json }}
+      - OS_IDENTITY_API_VERSION: '3'
+      - OS_INTERFACE: internal
+      - OS_REGION_NAME: {{ ctx.region | json }}
+      - OS_USERNAME: admin
+      - OS_USER_DOMAIN_NAME: Default
+      - OS_PROJECT_NAME: admin
+      - OS_PROJECT_DOMAIN_NAME: Default
+      - OS_PASSWORD: {{ pillar['secrets']['keystone_admin_password'] | json }}
+    - cwd: /tmp
+    - output_loglevel: quiet
+    - require:
+      - openstack: openstack-nova-identity-registered
+    - require_in:
+{%-   for unit in units %}
+      - service: openstack-nova-unit-{{ unit }}-running
+{%-   endfor %}
+{%- endif %}
 {%- if 'nova-compute' in units %}
 
 openstack-nova-libvirt-qemu-conf:
