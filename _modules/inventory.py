@@ -241,9 +241,9 @@ _SITE = {
             "exports": _optional(
                 {
                     name: _optional(_EXPORT, f"the {name} export")
-                    for name in ("images", "volumes", "backups")
+                    for name in ("images", "volumes", "backups", "metrics")
                 },
-                "the NFS exports (images, volumes, backups)",
+                "the NFS exports (images, volumes, backups, metrics)",
             ),
         },
         "the NAS (node, exports)",

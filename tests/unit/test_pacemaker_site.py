@@ -60,7 +60,8 @@ def site():
 @pytest.fixture
 def configure_loader_modules(site):
     return {
-        ha_objects: {"__pillar__": {"site": site, "secrets": dict(SECRETS)}},
+        ha_objects: {"__pillar__": {"site": site, "secrets": dict(SECRETS)},
+                     "__salt__": {"service.available": lambda unit: unit == "cinder-volume"}},
         pacemaker_mod: {"__salt__": {}, "__opts__": {}},
     }
 
@@ -221,7 +222,10 @@ def test_objects(site):
         {"id": "salt-loc-fence-ctl2-avoid-ctl2", "rsc": "fence-ctl2", "node": "ctl2",
          "score": "-INFINITY"},
     ]
-    (vip,) = objects["primitives"]
+    vip, cinder_volume = objects["primitives"]
+    assert (cinder_volume["id"], cinder_volume["class"], cinder_volume["type"]) == (
+        "cinder-volume", "systemd", "cinder-volume")  # a singleton of the defaults
+    assert cinder_volume["meta"] == {"failure-timeout": "120s"}
     assert (vip["id"], vip["class"], vip["provider"], vip["type"]) == (
         "vip", "ocf", "heartbeat", "IPaddr2")
     assert vip["params"] == {"ip": "10.77.0.10", "cidr_netmask": 24, "nic": "host0"}
@@ -303,6 +307,14 @@ def test_objects_make_a_stable_cib(site):
         assert f'id="{device}"' in wanted
 
 
+def test_singletons_are_declared_once_installed(site):
+    assert [p["id"] for p in ha_objects.build_objects(site, SECRETS, SETTINGS, [])[
+        "primitives"]] == ["vip"]
+    assert [p["id"] for p in ha_objects.build_objects(site, SECRETS, SETTINGS, ["cinder-volume"])[
+        "primitives"]] == ["vip", "cinder-volume"]
+
+
 def test_cib_objects_reads_the_pillar():
     objects = ha_objects.cib_objects(SETTINGS)
+    assert "cinder-volume" in [p["id"] for p in objects["primitives"]]
     assert [d["id"] for d in objects["stonith"]] == ["fence-ctl1", "fence-ctl2"]
