@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 INTERFACES = ("public", "internal", "admin")
 SERVICE_PROJECT = "service"
 SERVICE_ROLE = "admin"
+# granted to every service user in project service (admin first)
+SERVICE_ROLES = (SERVICE_ROLE, "service")
 DOMAIN = "default"
 
 
@@ -129,20 +131,30 @@ def _ensure_user(conn, name, password, project, changes, test):
 
 
 def _ensure_role(conn, user, project, changes, test):
+    """Roles ``admin`` and ``service`` for ``user`` in project service: with
+    ``service_token_roles_required`` a service token (X-Service-Token, sent
+    by nova to neutron, cinder, glance...) must carry the role ``service``."""
     name = user.name if user is not None else "the new user"
-    if user is None or project is None:
-        changes.append(f"grant {name} {SERVICE_ROLE} on project {SERVICE_PROJECT}")
-        return
-    role = conn.identity.find_role(SERVICE_ROLE)
-    if role is None:
-        raise CommandExecutionError(f"Keystone has no role {SERVICE_ROLE}: was it bootstrapped?")
-    assigned = list(conn.identity.role_assignments(
-        user_id=user.id, scope_project_id=project.id, role_id=role.id
-    ))
-    if not assigned:
-        changes.append(f"grant {name} {SERVICE_ROLE} on project {SERVICE_PROJECT}")
-        if not test:
-            conn.identity.assign_project_role_to_user(project, user, role)
+    for role_name in SERVICE_ROLES:
+        role = conn.identity.find_role(role_name)
+        if role is None:
+            if role_name == SERVICE_ROLE:
+                raise CommandExecutionError(
+                    f"Keystone has no role {role_name}: was it bootstrapped?")
+            changes.append(f"create role {role_name}")
+            if test:
+                continue
+            role = conn.identity.create_role(name=role_name)
+        if user is None or project is None:
+            changes.append(f"grant {name} {role_name} on project {SERVICE_PROJECT}")
+            continue
+        assigned = list(conn.identity.role_assignments(
+            user_id=user.id, scope_project_id=project.id, role_id=role.id
+        ))
+        if not assigned:
+            changes.append(f"grant {name} {role_name} on project {SERVICE_PROJECT}")
+            if not test:
+                conn.identity.assign_project_role_to_user(project, user, role)
 
 
 def _ensure_service(conn, name, service_type, description, changes, test):

@@ -44,3 +44,4 @@ secrets:
   swift_hash_path_prefix: CHANGE-ME
   swift_hash_path_suffix: CHANGE-ME
   swift_keystone_password: CHANGE-ME
+  glance_rabbit_password: CHANGE-ME

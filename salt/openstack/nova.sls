@@ -28,26 +28,6 @@
 {%-   endif -%}
 {%- endmacro %}
 {{ openstack_service('nova') }}
-{#- systemd reloaded when the pattern wrote a uWSGI unit drop-in, before
-    those units start: systemd 252 does not notice a drop-in directory
-    created for a unit it has already loaded (the package enabled it), and
-    Salt's service.running reloads only when systemd reports a change, so
-    the packaged ExecStart would run (uWSGI on :PORT, every address,
-    clashing with HAProxy on the VIP) #}
-
-openstack-nova-unit-dropins-reloaded:
-  cmd.run:
-    - name: systemctl daemon-reload
-    - onchanges:
-{%- for unit in (svc.get('uwsgi') or {}) | sort %}
-      - file: openstack-nova-uwsgi-{{ unit }}-unit-dropin
-{%- endfor %}
-{%- if (svc.get('uwsgi') or {}) | select('in', units) | list %}
-    - require_in:
-{%-   for unit in (svc.get('uwsgi') or {}) | sort if unit in units %}
-      - service: openstack-nova-unit-{{ unit }}-running
-{%-   endfor %}
-{%- endif %}
 
 openstack-nova-consoleproxy-defaults:
   file.managed:
@@ -74,43 +54,6 @@ openstack-nova-{{ proxy }}-off:
     - require:
       - pkg: openstack-nova-pkgs-installed
 {%- endfor %}
-{%- if first %}
-{%-   set ctx = salt['openstack.context']('nova') %}
-
-{#- nova calls neutron, glance and cinder with the user's token and its own
-    token as X-Service-Token (keystonemiddleware's plugin; [service_user]
-    too); the pattern's keystone_authtoken has service_token_roles_required,
-    so the others accept that service token only if nova holds the role
-    `service` (without it: HTTP 401 from neutron, "NeutronAdminCredential
-    ConfigurationInvalid" from nova). The role and the grant, once. #}
-openstack-nova-service-role-granted:
-  cmd.run:
-    - name: >-
-        { openstack role show service >/dev/null 2>&1 || openstack role create service >/dev/null; } &&
-        openstack role add --user nova --user-domain Default
-        --project service --project-domain Default service
-    - unless: >-
-        openstack role assignment list --user nova --user-domain Default
-        --project service --project-domain Default --role service -f value | grep -q .
-    - env:
-      - OS_AUTH_URL: {{ (ctx.auth_url ~ '/v3') | json }}
-      - OS_IDENTITY_API_VERSION: '3'
-      - OS_INTERFACE: internal
-      - OS_REGION_NAME: {{ ctx.region | json }}
-      - OS_USERNAME: admin
-      - OS_USER_DOMAIN_NAME: Default
-      - OS_PROJECT_NAME: admin
-      - OS_PROJECT_DOMAIN_NAME: Default
-      - OS_PASSWORD: {{ pillar['secrets']['keystone_admin_password'] | json }}
-    - cwd: /tmp
-    - output_loglevel: quiet
-    - require:
-      - openstack: openstack-nova-identity-registered
-    - require_in:
-{%-   for unit in units %}
-      - service: openstack-nova-unit-{{ unit }}-running
-{%-   endfor %}
-{%- endif %}
 {%- if 'nova-compute' in units %}
 
 openstack-nova-libvirt-qemu-conf:

@@ -245,8 +245,8 @@ def test_metadata_api_answers_signed_requests_only(lab, cloud):
 
 def test_second_runs_change_nothing(lab, deployed):
     for sls in ("openstack.glance", "openstack.placement", "openstack.nova"):
-        ret = lab.salt("-L", ",".join(CONTROLLERS), "state.apply", sls, "queue=True", "--timeout=900",
-                       timeout=900)
+        ret = lab.salt("-L", ",".join(CONTROLLERS), "state.apply", sls, "queue=True",
+                       "--timeout=900", timeout=960)
         assert set(ret) == set(CONTROLLERS), ret
         changed = changes(ret)
         assert changed == [], f"{sls} changed on a second run: {changed}"

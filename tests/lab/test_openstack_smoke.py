@@ -14,7 +14,9 @@ import pytest
 
 from lab import failover
 
+from .browser import ARTIFACTS, horizon_instances
 from .conftest import PY, REPO
+from .test_openstack_heat_horizon import HORIZON, admin_password
 from .test_healing import wait_green
 
 pytestmark = pytest.mark.lab
@@ -91,6 +93,15 @@ def test_a_server_boots_and_its_console_shows_the_marker(cloud):
     server_id, to_active, to_marker = boot(cloud, "smoke-server-1")
     print(f"\nserver ACTIVE after {to_active:.0f}s, marker after {to_marker:.0f}s")
     assert cloud.openstack("server", "show", server_id, "-f", "json")["status"] == "ACTIVE"
+
+
+def test_horizon_in_a_real_browser_lists_the_server(cloud):
+    shot = ARTIFACTS / "smoke-horizon-instances.png"
+    seen = horizon_instances(HORIZON, "admin", admin_password(), ["smoke-server-1"],
+                             screenshot=shot)
+    assert seen["status"] == 200 and not seen["missing"], seen
+    assert shot.stat().st_size > 0
+    print(f"\nscreenshot: {shot}")
 
 
 def test_an_object_round_trip_in_swift(cloud, tmp_path):
