@@ -142,7 +142,8 @@ def _ensure_role(conn, user, project, changes, test):
                 raise CommandExecutionError(
                     f"Keystone has no role {role_name}: was it bootstrapped?")
             changes.append(f"create role {role_name}")
-            if test:
+            if test:  # a new role is held by no one: the grant is made too
+                changes.append(f"grant {name} {role_name} on project {SERVICE_PROJECT}")
                 continue
             role = conn.identity.create_role(name=role_name)
         if user is None or project is None:

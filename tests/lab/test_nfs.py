@@ -17,7 +17,8 @@ pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("healer_paused")]
 
 NAS = "10.77.0.13"
 CIDR = "10.77.0.0/24"
-EXPORTS = {"images": (64062, 64062), "volumes": (64061, 64061), "backups": (34, 34)}
+EXPORTS = {"images": (64062, 64062), "volumes": (64061, 64061), "backups": (34, 34),
+           "metrics": (64080, 64080)}
 PATHS = [f"/srv/nfs/{name}" for name in sorted(EXPORTS)]
 # an address outside the management network, on a private link inside the NAS
 OUTSIDE = "203.0.113.2"

@@ -24,7 +24,8 @@ SITE = yaml.safe_load((REPO / "lab" / "pillar" / "site.sls").read_text())
 DEFAULTS = yaml.safe_load((REPO / "salt" / "nfs" / "defaults.yaml").read_text())
 NAS = "10.77.0.13"
 CIDR = "10.77.0.0/24"
-PATHS = {"images": "/srv/nfs/images", "volumes": "/srv/nfs/volumes", "backups": "/srv/nfs/backups"}
+PATHS = {"images": "/srv/nfs/images", "volumes": "/srv/nfs/volumes", "backups": "/srv/nfs/backups",
+         "metrics": "/srv/nfs/metrics"}
 # the lab's choice (the pillar the lab adds): userspace server, no kernel mounts
 LAB = {"nfs": {"server": {"implementation": "ganesha"}, "client": {"mount": False}}}
 
@@ -128,7 +129,7 @@ def test_defaults_choose_the_kernel_server_and_kernel_mounts():
     assert DEFAULTS["server"]["implementation"] == "kernel"
     assert DEFAULTS["client"]["mount"] is True
     ids = [export["export_id"] for export in DEFAULTS["exports"].values()]
-    assert len(ids) == len(set(ids)) == 3
+    assert len(ids) == len(set(ids)) == 4
 
 
 # --- the NAS, kernel server (a real site) -------------------------------------------------
@@ -162,7 +163,7 @@ def test_kernel_exports_only_to_the_management_network_all_squashed(minion):
     high = _high(nas, "nfs.server")
     exports = nas.render_file(high["nfs-kernel-exports-managed"])
     lines = [line for line in exports.splitlines() if line and not line.startswith("#")]
-    assert len(lines) == 3
+    assert len(lines) == 4
     for name, path in PATHS.items():
         owner = DEFAULTS["exports"][name]
         line = next(line for line in lines if line.startswith(path + " "))
@@ -195,9 +196,11 @@ def test_export_directories_owned_by_the_squash_ids(minion):
         owner = DEFAULTS["exports"][name]
         assert (args["name"], args["user"], args["group"], args["mode"]) == (
             path, owner["uid"], owner["gid"], "0770")
-    # the ids Debian's packages give glance, cinder and backup on every host
+    # the ids Debian's packages give glance, cinder and backup on every host; gnocchi's is
+    # the fixed id the OpenStack packages step creates
     ids = {name: (export["uid"], export["gid"]) for name, export in DEFAULTS["exports"].items()}
-    assert ids == {"images": (64062, 64062), "volumes": (64061, 64061), "backups": (34, 34)}
+    assert ids == {"images": (64062, 64062), "volumes": (64061, 64061), "backups": (34, 34),
+                   "metrics": (64080, 64080)}
 
 
 @pytest.mark.parametrize("overrides", [None, LAB], ids=["kernel", "ganesha"])
@@ -270,7 +273,7 @@ def test_ganesha_config_serves_the_management_network_only(minion):
     (defaults,) = _blocks(conf, "EXPORT_DEFAULTS")
     assert "Access_Type = None;" in defaults
     exports = _blocks(conf, "EXPORT")
-    assert len(exports) == 3
+    assert len(exports) == 4
     for name, path in PATHS.items():
         body = next(body for body in exports if f'Path = "{path}";' in body)
         owner = DEFAULTS["exports"][name]
@@ -288,15 +291,19 @@ def test_ganesha_config_serves_the_management_network_only(minion):
 # --- the controllers ----------------------------------------------------------------------
 
 
-def test_controllers_mount_images_and_backups_not_volumes(minion):
+def test_controllers_mount_images_backups_and_metrics_not_volumes(minion):
     high = _high(minion("ctl1"), "nfs.client")
     mounts = {sid: _args(state, "mount") for sid, state in high.items()
               if _function(state) == "mount.mounted"}
-    assert sorted(mounts) == ["nfs-client-backups-mounted", "nfs-client-images-mounted"]
+    assert sorted(mounts) == ["nfs-client-backups-mounted", "nfs-client-images-mounted",
+                              "nfs-client-metrics-mounted"]
     images, backups = mounts["nfs-client-images-mounted"], mounts["nfs-client-backups-mounted"]
+    metrics = mounts["nfs-client-metrics-mounted"]
     assert images["name"] == "/var/lib/glance/images"
     assert images["device"] == f"{NAS}:/srv/nfs/images"
     assert (backups["name"], backups["device"]) == ("/srv/backups", f"{NAS}:/srv/nfs/backups")
+    assert (metrics["name"], metrics["device"]) == (
+        "/var/lib/gnocchi/storage", f"{NAS}:/srv/nfs/metrics")
     for args in mounts.values():
         assert args["fstype"] == "nfs" and args["persist"] is True and args["mkmnt"] is False
         for opt in ("hard", "vers=4.1", "proto=tcp", "timeo=600", "retrans=2", "_netdev", "nofail"):
@@ -309,7 +316,8 @@ def test_controllers_mount_images_and_backups_not_volumes(minion):
 
 def test_mount_points_are_closed_and_left_alone_once_mounted(minion):
     high = _high(minion("ctl1"), "nfs.client")
-    for name, path in (("images", "/var/lib/glance/images"), ("backups", "/srv/backups")):
+    for name, path in (("images", "/var/lib/glance/images"), ("backups", "/srv/backups"),
+                       ("metrics", "/var/lib/gnocchi/storage")):
         args = _args(high[f"nfs-client-{name}-mountpoint"], "file")
         assert (args["name"], args["mode"], args["user"]) == (path, "0000", "root")
         assert args["unless"] == f"mountpoint -q {path}"

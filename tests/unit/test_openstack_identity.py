@@ -87,6 +87,7 @@ class FakeKeystone:
     def __init__(self):
         self.ids = (f"id{n}" for n in itertools.count(1))
         self.projects = {"admin": self._obj(name="admin")}
+        # Zed's `keystone-manage bootstrap` makes role admin (and member, reader), not service
         self.roles = {"admin": self._obj(name="admin")}
         self.users = {"admin": self._obj(name="admin", password=ADMIN_PASSWORD)}
         self.assignments = set()
@@ -107,8 +108,10 @@ class FakeKeystone:
     # a complete registration of glance, as register leaves it
     def registered(self, name="glance", password=GLANCE_PASSWORD, url=GLANCE_URL):
         project = self.projects.setdefault("service", self._obj(name="service"))
+        self.roles.setdefault("service", self._obj(name="service"))
         user = self.users[name] = self._obj(name=name, password=password)
-        self.assignments.add((user.id, project.id, self.roles["admin"].id))
+        for role in ("admin", "service"):
+            self.assignments.add((user.id, project.id, self.roles[role].id))
         service = self._obj(name=name, type="image")
         self.services.append(service)
         for interface in ("public", "internal", "admin"):
@@ -179,6 +182,11 @@ class FakeIdentity:
 
     def find_role(self, name):
         return self.ks.roles.get(name)
+
+    def create_role(self, name):
+        self._write("create_role", name)
+        role = self.ks.roles[name] = self.ks._obj(name=name)
+        return role
 
     def role_assignments(self, user_id, scope_project_id, role_id):
         if (user_id, scope_project_id, role_id) in self.ks.assignments:
@@ -253,6 +261,8 @@ FRESH_CHANGES = [
     "create project service",
     "create user glance",
     "grant glance admin on project service",
+    "create role service",
+    "grant glance service on project service",
     "create service glance (image)",
     f"create the public endpoint of glance: {GLANCE_URL}",
     f"create the internal endpoint of glance: {GLANCE_URL}",
@@ -328,6 +338,8 @@ def test_register_creates_everything_that_is_absent(keystone):
         ("create_project", "service"),
         ("create_user", "glance"),
         ("assign", "glance", "service", "admin"),
+        ("create_role", "service"),
+        ("assign", "glance", "service", "service"),
         ("create_service", "glance", "image"),
         ("create_endpoint", "public", GLANCE_URL, REGION),
         ("create_endpoint", "internal", GLANCE_URL, REGION),
@@ -425,12 +437,44 @@ def test_register_changed_password_in_test_mode(keystone):
     assert ret["changes"] == ["set the password of user glance"] and keystone.writes == []
 
 
-def test_register_grants_a_missing_role(keystone):
+def test_register_grants_missing_roles(keystone):
     keystone.registered()
     keystone.assignments.clear()
     ret = _register()
-    assert ret["changes"] == ["grant glance admin on project service"]
-    assert keystone.writes == [("assign", "glance", "service", "admin")]
+    assert ret["changes"] == ["grant glance admin on project service",
+                              "grant glance service on project service"]
+    assert keystone.writes == [("assign", "glance", "service", "admin"),
+                               ("assign", "glance", "service", "service")]
+
+
+def test_register_grants_the_service_role_to_a_user_registered_before_it(keystone):
+    # a user registered when only admin was granted: Keystone has no role service yet
+    keystone.registered()
+    service_role = keystone.roles.pop("service")
+    keystone.assignments = {a for a in keystone.assignments if a[2] != service_role.id}
+    ret = _register()
+    assert ret["changes"] == ["create role service", "grant glance service on project service"]
+    assert keystone.writes == [("create_role", "service"),
+                               ("assign", "glance", "service", "service")]
+    ret = _register()
+    assert ret["changes"] == []
+
+
+def test_register_missing_service_role_in_test_mode(keystone):
+    keystone.registered()
+    service_role = keystone.roles.pop("service")
+    keystone.assignments = {a for a in keystone.assignments if a[2] != service_role.id}
+    ret = _register(test=True)
+    assert ret["changes"] == ["create role service", "grant glance service on project service"]
+    assert keystone.writes == [] and "service" not in keystone.roles
+
+
+def test_register_reuses_an_existing_service_role(keystone):
+    keystone.roles["service"] = keystone._obj(name="service")
+    ret = _register()
+    assert "create role service" not in ret["changes"]
+    assert ("create_role", "service") not in keystone.writes
+    assert ("assign", "glance", "service", "service") in keystone.writes
 
 
 def test_register_fixes_a_service_type(keystone):
@@ -451,7 +495,7 @@ def test_register_without_a_user(keystone):
 
 def test_register_a_user_without_a_service(keystone):
     ret = identity.register("glance", password=GLANCE_PASSWORD)
-    assert ret["changes"] == FRESH_CHANGES[:3]
+    assert ret["changes"] == FRESH_CHANGES[:5]
     assert not keystone.services
 
 

@@ -164,6 +164,12 @@ def test_secret_names():
     assert openstack.secret_names({}) == ["galera_admin_password", "keystone_admin_password"]
 
 
+def test_secret_names_a_notifier_as_itself_has_a_rabbitmq_password():
+    catalog = _catalog(glance={"notifications": True}, extra={"notifications": "keystone"})
+    assert openstack.secret_names(catalog) == [
+        "galera_admin_password", "glance_rabbit_password", "keystone_admin_password"]
+
+
 def test_the_lab_generates_every_secret_of_the_catalog():
     assert set(openstack.secret_names(real_catalog())) <= set(lab_secrets.names(SITE["site"]))
 
@@ -287,7 +293,8 @@ def test_implied_sections_databases():
     svc = {"database": [{"name": "nova"}, {"name": "nova_api", "section": "api_database"},
                         {"name": "nova_cell0", "file": "/etc/nova/other.conf"}]}
     assert openstack.implied_sections("nova", svc, CTX) == {
-        "database": {"connection": "mysql+pymysql://nova"},
+        # below HAProxy's idle timeout: no connection it cut is reused
+        "database": {"connection": "mysql+pymysql://nova", "connection_recycle_time": 300},
         "api_database": {"connection": "mysql+pymysql://nova_api"},
     }
     svc = {"database": {"name": "nova", "section": "db", "option": "url"}}
@@ -298,6 +305,15 @@ def test_implied_sections_messaging_and_notifications():
     sections = openstack.implied_sections("nova", {"messaging": True, "notifications": True}, CTX)
     assert sections == {
         "DEFAULT": {"transport_url": "rabbit://x"},
+        "oslo_messaging_rabbit": {"rabbit_quorum_queue": True, "amqp_durable_queues": True,
+                                  "heartbeat_in_pthread": False},
+        "oslo_messaging_notifications": {"driver": "messagingv2", "transport_url": "rabbit://x"},
+    }
+
+
+def test_implied_sections_notifications_alone_still_declare_quorum_queues():
+    sections = openstack.implied_sections("gnocchi", {"notifications": True}, CTX)
+    assert sections == {
         "oslo_messaging_rabbit": {"rabbit_quorum_queue": True, "amqp_durable_queues": True,
                                   "heartbeat_in_pthread": False},
         "oslo_messaging_notifications": {"driver": "messagingv2", "transport_url": "rabbit://x"},
@@ -509,6 +525,14 @@ def test_context_notifications_only_use_the_named_services_user(pillar):
     pillar["secrets"]["keystone_rabbit_password"] = "keystone-rabbit-VALUE"
     assert openstack.context("extra")["transport_url"].startswith(
         "rabbit://keystone:keystone-rabbit-VALUE@ctl1:5672,")
+
+
+def test_context_notifications_true_use_the_services_own_user(pillar):
+    extra = pillar["openstack"]["services"]["extra"]
+    extra["messaging"] = False
+    assert extra["notifications"] is True
+    assert openstack.context("extra")["transport_url"] == openstack.transport_url(
+        "extra", "extra-rabbit-VALUE", ["ctl1", "ctl2", "nas"])
 
 
 def test_endpoint_host_may_be_the_fqdn(pillar):

@@ -281,3 +281,119 @@ def test_a_world_readable_secret_file_is_caught(minions):
     assert secret_value("galera_admin_password") in text
     assert not _mode_is_private("0644") and not _mode_is_private(None)
     assert _mode_is_private("0640") and _mode_is_private("0600") and _mode_is_private(600)
+
+
+# --- the service pattern (salt/openstack/service.jinja), on every service -------------------------
+
+
+def _requisite_ids(args, kind):
+    return {next(iter(item.items())) for item in args.get(kind) or []}
+
+
+def _services_rendered(rendered, site, minion_id):
+    """{service name: its states} of every openstack SLS on one node."""
+    out = {}
+    for sls in SLS:
+        high = rendered(site, minion_id, sls)
+        assert isinstance(high, dict), "\n".join(map(str, high))
+        for sid, state in _own(high).items():
+            match = re.match(r"openstack-([a-z]+)-pkgs-installed$", sid)
+            if match:
+                out[match.group(1)] = high
+    return out
+
+
+@pytest.mark.parametrize("site, minion_id", [("lab", "ctl1"), ("example", "r430-b")], ids=_ids)
+def test_every_uwsgi_dropin_is_followed_by_a_daemon_reload(rendered, site, minion_id):
+    dropins = 0
+    for name, high in _services_rendered(rendered, site, minion_id).items():
+        for sid in [s for s in high if s.startswith(f"openstack-{name}-uwsgi-")
+                    and s.endswith("-unit-dropin")]:
+            dropins += 1
+            unit = sid.removeprefix(f"openstack-{name}-uwsgi-").removesuffix("-unit-dropin")
+            reload_id = f"openstack-{name}-uwsgi-{unit}-unit-reloaded"
+            args = state_args(high[reload_id], "cmd")
+            assert args["name"] == "systemctl daemon-reload"
+            assert args["onchanges"] == [{"file": sid}]
+            running = f"openstack-{name}-unit-{unit}-running"
+            if running in high:
+                watch = _requisite_ids(state_args(high[running], "service"), "watch")
+                assert {("file", sid), ("cmd", reload_id)} <= watch
+    assert dropins >= 5  # keystone, glance, placement, nova (2), neutron...
+
+
+@pytest.mark.parametrize("site, minion_id", [("lab", "ctl1"), ("example", "r430-a")], ids=_ids)
+def test_units_restart_on_a_package_upgrade_and_db_sync_follows_the_packages(
+        rendered, site, minion_id):
+    units = synced = 0
+    for name, high in _services_rendered(rendered, site, minion_id).items():
+        if name == "horizon":
+            continue  # apache2 is horizon.sls's own state (reloaded), not the pattern's
+        pkg = ("pkg", f"openstack-{name}-pkgs-installed")
+        for sid, state in high.items():
+            if sid.startswith(f"openstack-{name}-unit-") and sid.endswith("-running"):
+                units += 1
+                assert pkg in _requisite_ids(state_args(state, "service"), "watch"), sid
+        if f"openstack-{name}-db-synced" in high:
+            synced += 1
+            args = state_args(high[f"openstack-{name}-db-synced"], "openstack")
+            assert pkg in _requisite_ids(args, "require")
+    assert units and synced
+
+
+def test_a_service_that_notifies_as_itself_gets_its_own_rabbitmq_user(rendered):
+    catalog = {path.stem: yaml.safe_load(path.read_text()) or {}
+               for path in (SALT / "openstack" / "services").glob("*.yaml")}
+    notifiers = sorted(name for name, svc in catalog.items()
+                       if svc.get("notifications") is True and not svc.get("messaging"))
+    assert "glance" in notifiers
+    for name in notifiers:
+        high = rendered("lab", "ctl1", f"openstack.{name}")
+        args = state_args(high[f"openstack-{name}-rabbitmq-user-present"], "rabbitmq_user")
+        assert args["name"] == name
+        assert args["password"] == secret_value(f"{name}_rabbit_password")
+        # the user is made once, by the first controller
+        assert f"openstack-{name}-rabbitmq-user-present" not in rendered(
+            "lab", "ctl2", f"openstack.{name}")
+
+
+def test_fixed_id_system_users_are_created_only_when_absent(rendered):
+    high = rendered("lab", "ctl1", "openstack.packages")
+    args = state_args(high["openstack-packages-gnocchi-system-user"], "cmd")
+    assert args["unless"] == "getent passwd gnocchi"
+    assert "groupadd --system --gid 64080 gnocchi" in args["name"]
+    assert "useradd --system --uid 64080 --gid gnocchi" in args["name"]
+    assert args["require_in"] == [{"pkg": "openstack-packages-installed"}]
+    # the ids of the NAS export gnocchi's store lives on
+    nfs = _load("salt/nfs/defaults.yaml")["exports"]["metrics"]
+    assert (nfs["uid"], nfs["gid"]) == (64080, 64080)
+
+
+# --- pillar/top.sls -------------------------------------------------------------------------------
+
+
+def test_the_pillar_top_gives_generated_files_to_each_node_by_id(tmp_path):
+    """Keystone's keys to the controllers, Swift's rings to controllers and
+    object nodes, secrets to every node named: each matched by minion id."""
+    (tmp_path / "pillar").mkdir()
+    (tmp_path / "pillar" / "top.sls").write_text((REPO / "pillar" / "top.sls").read_text())
+    doc = _load("lab/pillar/site.sls")
+    doc["site"]["nodes"]["obj3"] = {"roles": ["object"]}
+    (tmp_path / "pillar" / "site.sls").write_text(yaml.safe_dump(doc))
+    opts = salt.config.minion_config(None)
+    opts.update({"id": "ctl1", "file_client": "local", "cachedir": str(tmp_path / "cache"),
+                 "pki_dir": str(tmp_path / "pki"), "log_file": str(tmp_path / "log"),
+                 "file_roots": {"base": [str(tmp_path / "pillar")]},
+                 "pillar_roots": {"base": []}, "grains_cache": False})
+    loaders = Loaders(opts)
+    try:
+        top = json.loads(json.dumps(loaders.modules.slsutil.renderer("salt://top.sls")))
+    finally:
+        loaders.reset_state()
+    assert top == {"base": {
+        "*": ["site", "settings", {"ignore_missing": True}],
+        "ctl1,ctl2,nas,obj3": [{"match": "list"}, "secrets"],
+        "ctl1": [{"match": "list"}, "keystone_keys", "swift_rings", {"ignore_missing": True}],
+        "ctl2": [{"match": "list"}, "keystone_keys", "swift_rings", {"ignore_missing": True}],
+        "obj3": [{"match": "list"}, "swift_rings", {"ignore_missing": True}],
+    }}
