@@ -8,8 +8,10 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 SALT_RUN = pathlib.Path(sys.executable).parent / "salt-run"
+OPENSTACK = pathlib.Path(__file__).resolve().parents[2] / "salt" / "openstack"
 
 pytestmark = pytest.mark.usefixtures("minion")
 
@@ -17,6 +19,16 @@ pytestmark = pytest.mark.usefixtures("minion")
 def salt_run(master, *args):
     return subprocess.run([str(SALT_RUN), "-c", master.config_dir, "site.status", "timeout=3",
                            *args], capture_output=True, text=True, timeout=180, check=False)
+
+
+def catalog_apis():
+    """{api: {port, check}} of every service in the catalog's order."""
+    order = yaml.safe_load((OPENSTACK / "catalog.yaml").read_text())["order"]
+    apis = {}
+    for name in order:
+        service = yaml.safe_load((OPENSTACK / "services" / f"{name}.yaml").read_text()) or {}
+        apis.update(service.get("apis") or {})
+    return apis
 
 
 def test_table_json_and_exit_status(master):
@@ -36,5 +48,13 @@ def test_table_json_and_exit_status(master):
     assert rows[("node", "ctl1")]["detail"].endswith("minion up")
     assert rows[("node", "ctl2")]["detail"].endswith("minion DOWN")
     assert rows[("galera", "ctl1")]["state"] == "DEGRADED"  # no MariaDB on this machine
-    assert rows[("api", "-")]["state"] == "info"
+    # every API of the catalog probed at the VIP (no HAProxy here: no answer)
+    apis = catalog_apis()
+    assert apis and ("api", "-") not in rows
+    for api, spec in apis.items():
+        row = rows[("api", api)]
+        path = spec.get("check", "GET /").partition(" ")[2] or "/"
+        assert row["detail"].startswith(f"http://127.0.0.10:{spec['port']}{path}: "), row
+        if "no answer" in row["detail"]:
+            assert row["state"] == "DEGRADED", row
     assert "node ctl2: " in " ".join(data["problems"])
