@@ -1,8 +1,9 @@
 """
 Keystone objects of the services, kept with openstacksdk through the VIP.
 
-A service's Keystone side is its user (in the ``service`` project, role
-``admin``), its service entry and its public/internal/admin endpoints.
+A service's Keystone side is its user (in the ``service`` project, roles
+``admin`` and ``service``: the latter makes its service tokens acceptable
+where ``service_token_roles_required`` is on), its service entry and its public/internal/admin endpoints.
 ``register`` brings all of them to what the catalog says and reports what it
 changed; ``authenticates`` tells whether a user's password is accepted. The
 administrator's credentials are the pillar's (``secrets:keystone_admin_password``);
@@ -207,7 +208,7 @@ def register(name, service_type=None, url=None, password=None, description=None,
              user=True, test=False):
     """
     Keep service ``name``'s Keystone objects: user ``name`` with ``password``
-    and role admin in project service (``user=False``: no user), and with
+    and roles admin and service in project service (``user=False``: no user), and with
     ``service_type``, the service and its three endpoints at ``url``.
     Returns ``{changed, changes, comment}``; ``test=True`` changes nothing.
 
