@@ -153,8 +153,17 @@ def test_killing_the_vip_holder_leaves_the_apis_on_the_survivor(cloud):
         and reader.answering()), 180)
     gap = reader.stop()
     print(f"\nAPI gap after killing {holder} (VIP holder): {gap:.1f}s")
-    # the smoke again, on the survivor alone
+    # the smoke again, on the survivor alone, once nova sees the dead host's
+    # compute service down (the scheduler then places nothing there)
     cloud.openstack("token", "issue", "-f", "json")
+
+    def compute_down():
+        services = cloud.openstack("compute", "service", "list", "--service", "nova-compute",
+                                   "-f", "json", check=False)
+        return isinstance(services, list) and any(
+            s["Host"] == holder and s["State"] == "down" for s in services)
+
+    cloud.wait(f"nova to see {holder}'s compute service down", compute_down, 300, interval=5)
     server_id, to_active, to_marker = boot(cloud, "smoke-server-2")
     print(f"on {survivor} alone: server ACTIVE after {to_active:.0f}s, "
           f"marker after {to_marker:.0f}s")
