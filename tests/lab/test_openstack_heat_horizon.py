@@ -34,7 +34,7 @@ import yaml
 from .browser import ARTIFACTS, horizon_instances
 from .conftest import BIN, REPO
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.cloud]
 
 CONTROLLERS = ("ctl1", "ctl2")
 ADDRESS = {"ctl1": "10.77.0.11", "ctl2": "10.77.0.12"}

@@ -25,7 +25,7 @@ import uuid
 import pytest
 import yaml
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.cloud]
 
 CONTROLLERS = ("ctl1", "ctl2")
 ADDRESS = {"ctl1": "10.77.0.11", "ctl2": "10.77.0.12"}

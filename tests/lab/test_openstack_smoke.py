@@ -19,7 +19,7 @@ from .conftest import PY, REPO
 from .test_openstack_heat_horizon import HORIZON, admin_password
 from .test_healing import wait_green
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.cloud]
 
 MARKER = "TWIN-CLOUD-GUEST-BOOTED"
 VIP = "10.77.0.10"

@@ -20,7 +20,7 @@ import pytest
 
 from .conftest import BIN, REPO
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.cloud]
 
 CONTROLLERS = ("ctl1", "ctl2")
 OBJECT_NODES = ("ctl1", "ctl2")
