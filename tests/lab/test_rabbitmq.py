@@ -105,7 +105,11 @@ def test_guest_is_refused_and_admin_accepted(lab, deployed):
     guest = lab.exec("ctl1", "rabbitmqctl", "authenticate_user", "guest", "guest", check=False)
     assert guest.returncode != 0, guest.stdout
     users = lab.exec("ctl1", "rabbitmqctl", "list_users", "-q", "--formatter", "json").stdout
-    assert [u["user"] for u in json.loads(users)] == ["admin"], users
+    tags = {u["user"]: u["tags"] for u in json.loads(users)}
+    assert "guest" not in tags, users
+    # admin is the only administrator; the OpenStack services' users have no tags
+    assert [user for user, t in tags.items() if t] == ["admin"], users
+    assert tags["admin"] == ["administrator"], users
     admin = lab.exec("ctl1", "rabbitmqctl", "authenticate_user", "admin", admin_password(),
                      check=False)
     assert admin.returncode == 0, admin.stderr
