@@ -22,11 +22,11 @@ Nothing here prints a key.
 import base64
 import os
 
-import salt.utils.files
-import yaml
 from salt.exceptions import SaltInvocationError
 
-FILE_NAME = "keystone_keys.sls"
+# the pillar (and its file keystone_keys.sls) the generated_pillar utils keep
+PILLAR_KEY = "keystone_keys"
+HEADER = "written by the keystone_keys runner; never commit, never edit"
 REPOSITORIES = ("fernet", "credential")
 DEFAULT_MAX_ACTIVE = 3
 
@@ -55,33 +55,11 @@ def rotated(keys, max_active=DEFAULT_MAX_ACTIVE, make_key=new_key):
     return result
 
 
-def _path():
-    directory = __opts__.get("twin_cloud_generated_pillar")
-    if not directory:
-        raise SaltInvocationError(
-            "master option twin_cloud_generated_pillar is not set: name a directory of "
-            "pillar_roots the master may write (etc/salt/master)"
-        )
-    return os.path.join(directory, FILE_NAME)
-
-
-def _read():
-    path = _path()
-    if not os.path.exists(path):
-        return {}
-    with salt.utils.files.fopen(path, "r") as handle:
-        return (yaml.safe_load(handle) or {}).get("keystone_keys") or {}
-
-
-def _write(keys):
-    path = _path()
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".new"
-    with salt.utils.files.fopen(tmp, "w") as handle:
-        os.chmod(tmp, 0o600)
-        handle.write("# written by the keystone_keys runner; never commit, never edit\n")
-        yaml.safe_dump({"keystone_keys": keys}, handle, default_flow_style=False)
-    os.replace(tmp, path)
+def __virtual__():
+    if "generated_pillar.write" not in __utils__:
+        return (False, "keystone_keys: the generated_pillar utils are not synced to the master "
+                       "(salt-run saltutil.sync_all)")
+    return True
 
 
 def _summary(keys):
@@ -98,14 +76,14 @@ def ensure():
 
         salt-run keystone_keys.ensure
     """
-    keys = _read()
+    keys = __utils__["generated_pillar.read"](__opts__, PILLAR_KEY)
     changed = False
     for repo in REPOSITORIES:
         if not keys.get(repo):
             keys[repo] = {"0": new_key(), "1": new_key()}
             changed = True
     if changed:
-        _write(keys)
+        __utils__["generated_pillar.write"](__opts__, PILLAR_KEY, keys, HEADER)
     return {"changed": changed, "keys": _summary(keys)}
 
 
@@ -121,9 +99,9 @@ def rotate(max_active=DEFAULT_MAX_ACTIVE):
 
         salt-run keystone_keys.rotate
     """
-    keys = _read()
+    keys = __utils__["generated_pillar.read"](__opts__, PILLAR_KEY)
     if not keys.get("fernet"):
         raise SaltInvocationError("no fernet keys yet: run keystone_keys.ensure first")
     keys["fernet"] = rotated(keys["fernet"], int(max_active))
-    _write(keys)
+    __utils__["generated_pillar.write"](__opts__, PILLAR_KEY, keys, HEADER)
     return {"changed": True, "keys": _summary(keys)}

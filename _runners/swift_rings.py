@@ -38,8 +38,10 @@ import salt.utils.files
 import yaml
 from salt.exceptions import SaltInvocationError
 
-FILE_NAME = "swift_rings.sls"
+# the pillar (and its file swift_rings.sls) the generated_pillar utils keep
 PILLAR_KEY = "swift_rings"
+HEADER = ("written by the swift_rings runner (the builders are the only copy the site keeps); "
+          "never edit")
 KINDS = ("account", "container", "object")
 SERVICE_FILE = "openstack/services/swift.yaml"
 # the node-side script (salt/openstack/files): runs the commands, returns the files
@@ -241,34 +243,11 @@ def summary(data):
 # --- on the master --------------------------------------------------------------------
 
 
-def _path():
-    directory = __opts__.get("twin_cloud_generated_pillar")
-    if not directory:
-        raise SaltInvocationError(
-            "master option twin_cloud_generated_pillar is not set: name a directory of "
-            "pillar_roots the master may write (etc/salt/master)"
-        )
-    return os.path.join(directory, FILE_NAME)
-
-
-def _read():
-    path = _path()
-    if not os.path.exists(path):
-        return {}
-    with salt.utils.files.fopen(path, "r") as handle:
-        return (yaml.safe_load(handle) or {}).get(PILLAR_KEY) or {}
-
-
-def _write(data):
-    path = _path()
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".new"
-    with salt.utils.files.fopen(tmp, "w") as handle:
-        os.chmod(tmp, 0o600)
-        handle.write("# written by the swift_rings runner (the builders are the only copy "
-                     "the site keeps); never edit\n")
-        yaml.safe_dump({PILLAR_KEY: data}, handle, default_flow_style=False, width=1000)
-    os.replace(tmp, path)
+def __virtual__():
+    if "generated_pillar.write" not in __utils__:
+        return (False, "swift_rings: the generated_pillar utils are not synced to the master "
+                       "(salt-run saltutil.sync_all)")
+    return True
 
 
 def _service_settings():
@@ -332,13 +311,13 @@ def ensure():
     """
     site, settings = _site_and_settings()
     wanted = plan(site, settings)
-    stored = _read()
+    stored = __utils__["generated_pillar.read"](__opts__, PILLAR_KEY)
     new = changes(stored, wanted, settings)
     if not new and all((stored.get("rings") or {}).get(k) for k in KINDS):
         return {"changed": False, **summary(stored)}
     node, result = _build(site, build_request(stored, wanted, new, settings))
     data = stored_after(result, wanted, settings, node)
-    _write(data)
+    __utils__["generated_pillar.write"](__opts__, PILLAR_KEY, data, HEADER)
     return {"changed": True, "built_on": node,
             "added": [f"{d['node']}/{d['device']}" for d in new], **summary(data)}
 
@@ -353,7 +332,7 @@ def show():
 
         salt-run swift_rings.show
     """
-    return summary(_read())
+    return summary(__utils__["generated_pillar.read"](__opts__, PILLAR_KEY))
 
 
 def pillar():
@@ -367,5 +346,5 @@ def pillar():
 
         salt-run swift_rings.pillar --out=json
     """
-    data = _read()
+    data = __utils__["generated_pillar.read"](__opts__, PILLAR_KEY)
     return {PILLAR_KEY: data} if data else {}

@@ -36,7 +36,7 @@ def reactor_map(repo=config.REPO):
             for tag, files in mapping.items()]
 
 
-EXTENSION_DIRS = ("_modules", "_states", "_beacons", "_runners", "_output")
+EXTENSION_DIRS = ("_modules", "_states", "_beacons", "_runners", "_output", "_utils")
 
 
 def extension_root(state_dir):

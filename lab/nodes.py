@@ -56,6 +56,8 @@ def prepare(node, image, repo, master_address, master_finger):
         (network / "20-provider.network").write_text(NETWORK_FILE.format(
             ifname="host1", address=node.provider_address, prefixlen=lab.provider_prefixlen))
     (root / "etc" / "salt" / "minion_id").write_text(node.name)
+    if "controller" in node.roles:
+        install_nfs_mount_shim(root)
     (root / "etc" / "salt" / "minion.d" / "lab.conf").write_text(
         f"# written by the lab: the master on the lab bridge, pinned by fingerprint\n"
         f"id: {node.name}\nmaster: {master_address}\nmaster_finger: '{master_finger}'\n"
@@ -97,6 +99,45 @@ def nspawn_command(node, repo):
 
 
 NAS_DATA_DIR = "/srv/nfs"  # where the NAS node sees its data disk (a host directory)
+NAS_BIND = "/srv/lab-nas"  # where a controller sees that same directory (lab only)
+NFS_HELPER = "/sbin/mount.nfs"  # what mount(8) runs for `mount -t nfs`
+NFS_SHIM = "/usr/local/sbin/lab-mount-nfs"
+NFS_SHIM_TEXT = f"""\
+#!/bin/sh
+# Written by the lab (lab/nodes.py), in place of nfs-common's {NFS_HELPER}
+# (diverted to {NFS_HELPER}.distrib). This kernel has no NFS client: a mount
+# of an export of the lab's NAS (<host>:{NAS_DATA_DIR}/<dir>), such as the one
+# Cinder's NFS driver and Nova's volume driver make, binds the NAS's export
+# directory instead: the same files, bound into this node at {NAS_BIND}.
+# Any other NFS mount goes to the real helper.
+spec="$1"; dir="$2"
+case "$spec" in
+  *:{NAS_DATA_DIR}/*)
+    sub="${{spec#*:{NAS_DATA_DIR}/}}"
+    case "/$sub/" in */../*) echo "lab-mount-nfs: refusing $spec" >&2; exit 32 ;; esac
+    echo "lab-mount-nfs: $spec is bound from {NAS_BIND}/$sub (the lab has no NFS client)" >&2
+    exec mount --bind "{NAS_BIND}/$sub" "$dir" ;;
+esac
+exec {NFS_HELPER}.distrib "$@"
+"""
+
+
+def install_nfs_mount_shim(root):
+    """Make ``mount -t nfs <nas>:/srv/nfs/<dir>`` work on a controller of this
+    kernel-without-NFS-client lab: nfs-common's helper is diverted (dpkg keeps
+    the diversion when Salt installs the package) and ours binds the NAS's
+    export directory (see ``shared_export_binds``). What runs above it (the
+    Cinder NFS driver, Nova's volume attachment, libvirt, qemu) is real."""
+    shim = root / NFS_SHIM.lstrip("/")
+    shim.parent.mkdir(parents=True, exist_ok=True)
+    shim.write_text(NFS_SHIM_TEXT)
+    shim.chmod(0o755)
+    run(["dpkg-divert", f"--root={root}", "--local", "--rename",
+         "--divert", NFS_HELPER + ".distrib", "--add", NFS_HELPER], quiet=True)
+    helper = root / "usr" / NFS_HELPER.lstrip("/")  # /sbin is /usr/sbin (merged /usr)
+    if not helper.is_symlink():
+        helper.unlink(missing_ok=True)
+        helper.symlink_to(NFS_SHIM)
 
 
 def shared_export_binds(node, lab=None):
@@ -126,6 +167,10 @@ def shared_export_binds(node, lab=None):
         source = nas_dir / path[len(NAS_DATA_DIR) + 1:]
         source.mkdir(parents=True, exist_ok=True)
         binds.append((source, mount))
+    # the whole data disk, for the mounts services make themselves (Cinder's
+    # NFS driver, Nova's volume attachments): see install_nfs_mount_shim
+    nas_dir.mkdir(parents=True, exist_ok=True)
+    binds.append((nas_dir, NAS_BIND))
     return binds
 
 

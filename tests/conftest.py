@@ -5,6 +5,7 @@ path under distinct module names (``ext_modules_x``, ``ext_states_x``).
 """
 
 import importlib.util
+import inspect
 import pathlib
 import sys
 
@@ -24,6 +25,21 @@ def load_ext(kind, name):
     sys.modules[modname] = module
     spec.loader.exec_module(module)
     return module
+
+
+def load_utils(*names):
+    """``__utils__`` as Salt's loader packs it into runners and modules: each
+    public function of ``<repo>/_utils/<name>.py`` as ``"<name>.<function>"``
+    (the functions take the options they need as an argument)."""
+    utils = {}
+    for name in names:
+        module = load_ext("utils", name)
+        utils.update({
+            f"{name}.{attr}": value for attr, value in vars(module).items()
+            if inspect.isfunction(value) and not attr.startswith("_")
+            and value.__module__ == module.__name__
+        })
+    return utils
 
 
 @pytest.fixture(scope="session")

@@ -74,6 +74,15 @@ class Lab:
             return json.loads(result.stdout)
         return result
 
+    def wait_idle(self, nodes, timeout=900):
+        """Wait until no Salt job runs on ``nodes`` (a node back from a power
+        loss runs its boot highstate, also after the site is green again)."""
+        def idle():
+            running = self.salt("-L", ",".join(nodes), "saltutil.running", "--timeout=10")
+            return set(running) >= set(nodes) and not any(running[n] for n in nodes)
+        return self.wait(f"no Salt job running on {', '.join(nodes)}", idle, timeout,
+                         interval=5)
+
     def ping(self):
         return {m for m, ok in self.salt("*", "test.ping", "--timeout=5").items() if ok is True}
 
@@ -150,3 +159,34 @@ def healer_paused(lab):
     # what the layer test broke on purpose it also repaired: forget it
     heal("heal.reset")
     heal("heal.resume")
+
+
+def guest_image():
+    result = subprocess.run([PY, "-m", "lab", "guest-image"], cwd=REPO, text=True,
+                            capture_output=True, check=True, timeout=600)
+    return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="session")
+def cloud(lab, deployed):
+    """The deployed cloud, with the smoke's shared objects (image, flavor,
+    networks, router): made once, for the smoke and the failover."""
+    image = guest_image()
+    lab.openstack("image", "create", "--disk-format", "raw", "--container-format", "bare",
+                  "--file", image, "--public", "smoke-guest", "-f", "json", timeout=600)
+    lab.openstack("flavor", "create", "--ram", "128", "--disk", "1", "--vcpus", "1",
+                  "smoke.tiny", "-f", "json")
+    lab.openstack("network", "create", "--external", "--share", "--provider-network-type",
+                  "flat", "--provider-physical-network", "provider", "smoke-provider",
+                  "-f", "json")
+    lab.openstack("subnet", "create", "--network", "smoke-provider", "--subnet-range",
+                  "10.78.0.0/24", "--gateway", "10.78.0.1", "--allocation-pool",
+                  "start=10.78.0.100,end=10.78.0.200", "--no-dhcp", "smoke-provider-v4",
+                  "-f", "json")
+    lab.openstack("network", "create", "smoke-net", "-f", "json")
+    lab.openstack("subnet", "create", "--network", "smoke-net", "--subnet-range",
+                  "192.168.77.0/24", "smoke-net-v4", "-f", "json")
+    lab.openstack("router", "create", "smoke-router", "-f", "json")
+    lab.openstack("router", "set", "--external-gateway", "smoke-provider", "smoke-router")
+    lab.openstack("router", "add", "subnet", "smoke-router", "smoke-net-v4")
+    return lab

@@ -3,7 +3,6 @@ for real, partitions cut links, and `down` leaves nothing behind."""
 
 import os
 import pathlib
-import subprocess
 
 import pytest
 import yaml

@@ -241,12 +241,3 @@ def test_metadata_api_answers_signed_requests_only(lab, cloud):
     assert json.loads(body)["uuid"] == server
     status, _ = http(url, dict(headers, **{"X-Instance-ID-Signature": "0" * 64}))
     assert status == 403
-
-
-def test_second_runs_change_nothing(lab, deployed):
-    for sls in ("openstack.glance", "openstack.placement", "openstack.nova"):
-        ret = lab.salt("-L", ",".join(CONTROLLERS), "state.apply", sls, "queue=True",
-                       "--timeout=900", timeout=960)
-        assert set(ret) == set(CONTROLLERS), ret
-        changed = changes(ret)
-        assert changed == [], f"{sls} changed on a second run: {changed}"

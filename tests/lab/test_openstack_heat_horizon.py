@@ -80,11 +80,6 @@ def listeners(lab, node, port):
     return found
 
 
-def apply(lab, sls):
-    return lab.salt("-L", ",".join(CONTROLLERS), "state.apply", sls, "queue=True",
-                    "--timeout=900", timeout=960)
-
-
 def site_status():
     result = subprocess.run([str(BIN / "salt-run"), "--out=json", "site.status"], cwd=REPO,
                             text=True, capture_output=True, timeout=300)
@@ -114,19 +109,6 @@ def stack_name():
 
 
 # --- both -------------------------------------------------------------------------------
-
-
-def test_a_second_apply_changes_nothing(lab, deployed):
-    ret = apply(lab, "openstack.heat,openstack.horizon")
-    assert set(ret) == set(CONTROLLERS), ret
-    problems = []
-    for minion, states in ret.items():
-        assert isinstance(states, dict), f"{minion}: {states}"
-        problems += [f"{minion}: {sid}: failed: {st.get('comment')}"
-                     for sid, st in states.items() if st["result"] is not True]
-        problems += [f"{minion}: {sid}: changed: {sorted(st['changes'])}"
-                     for sid, st in states.items() if st["changes"]]
-    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("node", CONTROLLERS)

@@ -293,22 +293,3 @@ def test_a_port_on_the_self_service_network_reaches_nova_metadata(networks):
     finally:
         networks.exec(node, "sh", "-c", f"ip netns del {ns}; ip link del {veth}", check=False)
         delete_quietly(networks, "port", "delete", FAKE_VM["port"])
-
-
-def test_second_runs_change_nothing(lab, deployed):
-    out = lab.salt("-L", ",".join(CONTROLLERS), "state.apply", "openstack.neutron",
-                   "queue=True", "--timeout=600", timeout=900)
-    summary = {minion: (sum(1 for s in states.values() if s["changes"]),
-                        all(s["result"] for s in states.values()))
-               for minion, states in out.items()}
-    assert summary == {n: (0, True) for n in CONTROLLERS}, summary
-
-
-def test_no_secret_in_state_output(lab, deployed):
-    out = lab.salt("-L", ",".join(CONTROLLERS), "state.apply", "openstack.neutron",
-                   "queue=True", "test=True", "--timeout=600", timeout=900)
-    assert set(out) == set(CONTROLLERS) and all(isinstance(s, dict) for s in out.values()), out
-    text = json.dumps(out)
-    for name in ("metadata_secret", "neutron_db_password", "neutron_keystone_password",
-                 "neutron_rabbit_password"):
-        assert secret(name) not in text, name

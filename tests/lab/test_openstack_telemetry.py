@@ -75,11 +75,6 @@ probe.stop()
 """
 
 
-def apply(lab, sls):
-    return lab.salt("-L", ",".join(CONTROLLERS), "state.apply", sls, "queue=True",
-                    "--timeout=900", timeout=960)
-
-
 def listeners(lab, node, port):
     """The addresses ``node`` listens on at TCP ``port``."""
     found = set()
@@ -124,19 +119,6 @@ def tooz_groups(lab):
 
 
 # --- the states and the units ------------------------------------------------------------
-
-
-def test_a_second_apply_changes_nothing(lab, deployed):
-    ret = apply(lab, SLS)
-    assert set(ret) == set(CONTROLLERS), ret
-    problems = []
-    for minion, states in ret.items():
-        assert isinstance(states, dict), f"{minion}: {states}"
-        problems += [f"{minion}: {sid}: failed: {st.get('comment')}"
-                     for sid, st in states.items() if st["result"] is not True]
-        problems += [f"{minion}: {sid}: changed: {sorted(st['changes'])}"
-                     for sid, st in states.items() if st["changes"]]
-    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("node", CONTROLLERS)

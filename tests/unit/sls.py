@@ -1,4 +1,120 @@
-"""Reading rendered highstate data (``state.show_sls``) in tests."""
+"""Rendering the repo's SLS with Salt's real loader (masterless, no daemon)
+and reading the highstate data it gives (``state.show_sls``), in tests."""
+
+import contextlib
+import logging
+import pathlib
+from unittest.mock import patch
+
+import salt.config
+import salt.loader
+import yaml
+from saltfactories.utils.functional import Loaders
+
+from lab import secrets as lab_secrets
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+SALT = REPO / "salt"
+MASTER = yaml.safe_load((REPO / "etc" / "salt" / "master").read_text())
+# the pillar files of the sites the tests render for
+SITE_FILES = {
+    "lab": ("lab/pillar/site.sls", "lab/pillar/settings.sls"),
+    "example": ("pillar/examples/site.sls",),
+}
+
+
+# --- pillar -------------------------------------------------------------------------------------
+
+
+def load(path):
+    """A YAML file of the repo (``path`` relative to its root); ``{}`` when empty."""
+    return yaml.safe_load((REPO / path).read_text()) or {}
+
+
+def site_pillar(name):
+    """The pillar site ``name`` (``lab``, ``example``) gives every node: its
+    site and its component settings."""
+    pillar = {}
+    for path in SITE_FILES[name]:
+        pillar.update(load(path))
+    return pillar
+
+
+def secret_value(name):
+    """The tests' value of secret ``name``: distinct, URL-safe (the same text
+    inside a database or transport URL)."""
+    return f"S3cret-{name.replace('_', '-')}-value"
+
+
+def secrets_of(doc):
+    """Pillar ``secrets`` of the site pillar ``doc``: every secret the site
+    needs (``lab.secrets.names``), each with its ``secret_value``."""
+    return {name: secret_value(name) for name in lab_secrets.names(doc["site"])}
+
+
+# --- masterless minions ---------------------------------------------------------------------------
+
+
+def minion_opts(base, minion_id, pillar, file_roots=(SALT,), **extra):
+    """The options of masterless minion ``minion_id`` with ``pillar``: its
+    cache, keys and log under ``base``, the state tree from ``file_roots``,
+    the repo's modules and states from ``module_dirs`` and ``states_dirs``;
+    ``extra`` options over them."""
+    opts = salt.config.minion_config(None)
+    opts.update({
+        "id": minion_id,
+        "file_client": "local",
+        "cachedir": str(base / "cache"),
+        "pki_dir": str(base / "pki"),
+        "log_file": str(base / "log"),
+        "file_roots": {"base": [str(root) for root in file_roots]},
+        "pillar_roots": {"base": []},
+        "module_dirs": [str(REPO / "_modules")],
+        "states_dirs": [str(REPO / "_states")],
+        "grains_cache": False,
+        "file_ignore_regex": [*MASTER["file_ignore_regex"], r"^\.(venv|pytest_cache)(/|$)"],
+        "pillar": pillar,
+        **extra,
+    })
+    return opts
+
+
+@contextlib.contextmanager
+def minion_loaders(grains=None):
+    """
+    Yields ``get(key, make_opts)``: Salt's loaders (saltfactories'
+    ``Loaders``) of a masterless minion, made from ``make_opts()`` the first
+    time ``key`` is asked, then the same. Every minion gets this machine's
+    grains (computed once), its own ``id`` and ``grains(opts)`` over them.
+    Salt logs warnings only meanwhile; every loader is reset at the end.
+    """
+    made = {}
+    real_grains = salt.loader.grains
+    first = {}
+
+    def minion_grains(opts, **kwargs):
+        if not first:
+            first.update(real_grains(opts, **kwargs))
+        return {**first, "id": opts["id"], **(grains(opts) if grains else {})}
+
+    def get(key, make_opts):
+        if key not in made:
+            with patch("salt.loader.grains", minion_grains):
+                made[key] = Loaders(make_opts())
+        return made[key]
+
+    salt_log = logging.getLogger("salt")
+    level = salt_log.level
+    salt_log.setLevel(logging.WARNING)
+    try:
+        yield get
+    finally:
+        salt_log.setLevel(level)
+        for loaders in made.values():
+            loaders.reset_state()
+
+
+# --- highstate data -------------------------------------------------------------------------------
 
 
 def state_fun(state):

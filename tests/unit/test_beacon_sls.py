@@ -3,19 +3,13 @@ the lab's site pillar, for each role: which beacons a node gets, on which
 services, with which options."""
 
 import copy
-import logging
-import pathlib
-from unittest.mock import patch
 
 import pytest
-import salt.config
-import salt.loader
-import yaml
-from saltfactories.utils.functional import Loaders
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-SITE = yaml.safe_load((REPO / "lab" / "pillar" / "site.sls").read_text())
-SETTINGS = yaml.safe_load((REPO / "lab" / "pillar" / "settings.sls").read_text())
+from .sls import REPO, SALT, load, minion_loaders, minion_opts
+
+SITE = load("lab/pillar/site.sls")
+SETTINGS = load("lab/pillar/settings.sls")
 
 
 @pytest.fixture(scope="module")
@@ -26,51 +20,22 @@ def file_roots(tmp_path_factory):
     for path in REPO.glob("_*"):
         if path.is_dir():
             (root / path.name).symlink_to(path)
-    return [str(REPO / "salt"), str(root)]
+    return [SALT, root]
 
 
 @pytest.fixture(scope="module")
 def render(tmp_path_factory, file_roots):
     tmp = tmp_path_factory.mktemp("minions")
-    real_grains = salt.loader.grains
-    cached = {}
-    made = []
+    with minion_loaders() as loaders:
 
-    def grains(opts, **kwargs):
-        if not cached:
-            cached.update(real_grains(opts, **kwargs))
-        return {**cached, "id": opts["id"]}
+        def show(minion_id, pillar):
+            minion = loaders((minion_id, repr(pillar)), lambda: minion_opts(
+                tmp / minion_id, minion_id, pillar, file_roots=file_roots))
+            ret = minion.modules.state.show_sls("beacons")
+            assert isinstance(ret, dict), ret
+            return ret
 
-    def show(minion_id, pillar):
-        opts = salt.config.minion_config(None)
-        opts.update({
-            "id": minion_id,
-            "file_client": "local",
-            "cachedir": str(tmp / minion_id / "cache"),
-            "pki_dir": str(tmp / minion_id / "pki"),
-            "log_file": str(tmp / minion_id / "log"),
-            "file_roots": {"base": file_roots},
-            "pillar_roots": {"base": []},
-            "module_dirs": [str(REPO / "_modules")],
-            "grains_cache": False,
-            "pillar": pillar,
-        })
-        with patch("salt.loader.grains", grains):
-            loaders = Loaders(opts)
-        made.append(loaders)
-        ret = loaders.modules.state.show_sls("beacons")
-        assert isinstance(ret, dict), ret
-        return ret
-
-    salt_log = logging.getLogger("salt")
-    level = salt_log.level
-    salt_log.setLevel(logging.WARNING)
-    try:
         yield show
-    finally:
-        salt_log.setLevel(level)
-        for loaders in made:
-            loaders.reset_state()
 
 
 def beacons(rendered):

@@ -5,23 +5,15 @@ the clear refusals for bad data."""
 
 import copy
 import logging
-import pathlib
 import re
 
-from unittest.mock import patch
-
 import pytest
-import salt.config
-import salt.loader
-import yaml
-from saltfactories.utils.functional import Loaders
 
-from .sls import state_args as _args, state_fun as _fun, state_function as _function
+from .sls import (REPO, SALT, load, minion_loaders, minion_opts, state_args as _args,
+                  state_function as _function)
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-MASTER = yaml.safe_load((REPO / "etc" / "salt" / "master").read_text())
-SITE = yaml.safe_load((REPO / "lab" / "pillar" / "site.sls").read_text())
-DEFAULTS = yaml.safe_load((REPO / "salt" / "nfs" / "defaults.yaml").read_text())
+SITE = load("lab/pillar/site.sls")
+DEFAULTS = load("salt/nfs/defaults.yaml")
 NAS = "10.77.0.13"
 CIDR = "10.77.0.0/24"
 PATHS = {"images": "/srv/nfs/images", "volumes": "/srv/nfs/volumes", "backups": "/srv/nfs/backups",
@@ -30,30 +22,9 @@ PATHS = {"images": "/srv/nfs/images", "volumes": "/srv/nfs/volumes", "backups": 
 LAB = {"nfs": {"server": {"implementation": "ganesha"}, "client": {"mount": False}}}
 
 
-def _opts(tmp_path, minion_id, pillar):
-    opts = salt.config.minion_config(None)
-    opts.update(
-        {
-            "id": minion_id,
-            "file_client": "local",
-            "cachedir": str(tmp_path / "cache"),
-            "pki_dir": str(tmp_path / "pki"),
-            "log_file": str(tmp_path / "log"),
-            "file_roots": {"base": [str(REPO / "salt"), str(REPO)]},
-            "pillar_roots": {"base": []},
-            "module_dirs": [str(REPO / "_modules")],
-            "states_dirs": [str(REPO / "_states")],
-            "grains_cache": False,
-            "file_ignore_regex": [*MASTER["file_ignore_regex"], r"^\.(venv|pytest_cache)(/|$)"],
-            "pillar": pillar,
-        }
-    )
-    return opts
-
-
 class Minion:
-    def __init__(self, tmp_path, minion_id, pillar):
-        self.loaders = Loaders(_opts(tmp_path, minion_id, pillar))
+    def __init__(self, loaders):
+        self.loaders = loaders
 
     def show_sls(self, sls, **kwargs):
         return self.loaders.modules.state.show_sls(sls, **kwargs)
@@ -61,7 +32,7 @@ class Minion:
     def render_file(self, state):
         """Render the template a file.managed state names, with its context."""
         args = _args(state, "file")
-        path = REPO / "salt" / args["source"].removeprefix("salt://")
+        path = SALT / args["source"].removeprefix("salt://")
         return self.loaders.modules.file.apply_template_on_contents(
             path.read_text(), template="jinja", context=args.get("context") or {},
             defaults=None, saltenv="base")
@@ -70,45 +41,20 @@ class Minion:
 @pytest.fixture(scope="module")
 def minion(tmp_path_factory):
     """minion(id, overrides=None, site=None): a masterless minion with that pillar."""
-    made = {}
-    real_grains = salt.loader.grains
-    first = {}
+    with minion_loaders() as loaders:
 
-    def grains(opts, **kwargs):
-        if not first:  # this machine's grains, computed once, as each minion's own
-            first.update(real_grains(opts, **kwargs))
-        return {**first, "id": opts["id"]}
+        def get(minion_id, overrides=None, site=None):
+            pillar = {**copy.deepcopy(SITE if site is None else site), **(overrides or {})}
+            return Minion(loaders((minion_id, repr(pillar)), lambda: minion_opts(
+                tmp_path_factory.mktemp(minion_id), minion_id, pillar, file_roots=(SALT, REPO))))
 
-    def get(minion_id, overrides=None, site=None):
-        pillar = {**copy.deepcopy(SITE if site is None else site), **(overrides or {})}
-        key = (minion_id, repr(pillar))
-        if key not in made:
-            tmp = tmp_path_factory.mktemp(minion_id)
-            with patch("salt.loader.grains", grains):
-                made[key] = Minion(tmp, minion_id, pillar)
-        return made[key]
-
-    salt_log = logging.getLogger("salt")
-    level = salt_log.level
-    salt_log.setLevel(logging.WARNING)
-    try:
         yield get
-    finally:
-        salt_log.setLevel(level)
-        for made_minion in made.values():
-            made_minion.loaders.reset_state()
 
 
 def _high(minion, sls, **kwargs):
     high = minion.show_sls(sls, **kwargs)
     assert isinstance(high, dict), high
     return high
-
-
-
-
-
-
 
 
 def _requires(state):

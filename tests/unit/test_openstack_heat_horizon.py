@@ -6,29 +6,20 @@ credentials in the environment, Horizon's local_settings.py (valid Python:
 memcached sessions, one SECRET_KEY, the VIP), Debian's cache snippet
 neutralised and Apache on the management address only."""
 
+import functools
 import importlib.util
 import io
-import logging
-import pathlib
 import sys
 import types
 from contextlib import redirect_stdout
 from unittest.mock import patch
 
 import pytest
-import salt.config
-import salt.loader
-import yaml
-from saltfactories.utils.functional import Loaders
 
-from lab import secrets as lab_secrets
+from .sls import (SALT, minion_loaders, minion_opts, secret_value, secrets_of, site_pillar,
+                  state_args, state_function)
 
-from .sls import state_args, state_function
-
-REPO = pathlib.Path(__file__).resolve().parents[2]
-SALT = REPO / "salt"
 SCRIPT = SALT / "openstack" / "files" / "heat-domain.py"
-MASTER = yaml.safe_load((REPO / "etc" / "salt" / "master").read_text())
 ADDRESSES = {"ctl1": "10.77.0.11", "ctl2": "10.77.0.12"}
 VIP = "10.77.0.10"
 
@@ -239,73 +230,33 @@ def test_main_exit_codes_and_output_never_show_the_password(accepted):
 # --- the SLS, rendered -------------------------------------------------------------------------
 
 
-def secret_value(name):
-    return f"S3cret-{name.replace('_', '-')}-value"
-
-
 def _opts(tmp_path, minion_id):
-    site = yaml.safe_load((REPO / "lab" / "pillar" / "site.sls").read_text())
-    settings_pillar = yaml.safe_load((REPO / "lab" / "pillar" / "settings.sls").read_text()) or {}
-    opts = salt.config.minion_config(None)
-    base = tmp_path / minion_id
-    opts.update({
-        "id": minion_id,
-        "file_client": "local",
-        "cachedir": str(base / "cache"),
-        "pki_dir": str(base / "pki"),
-        "log_file": str(base / "log"),
-        "file_roots": {"base": [str(SALT)]},
-        "pillar_roots": {"base": []},
-        "module_dirs": [str(REPO / "_modules")],
-        "states_dirs": [str(REPO / "_states")],
-        "grains_cache": False,
-        "file_ignore_regex": [*MASTER["file_ignore_regex"], r"^\.(venv|pytest_cache)(/|$)"],
-        "pillar": {**site, **settings_pillar, "secrets": {
-            name: secret_value(name) for name in lab_secrets.names(site["site"])}},
-    })
-    return opts
+    pillar = site_pillar("lab")
+    return minion_opts(tmp_path / minion_id, minion_id, {**pillar, "secrets": secrets_of(pillar)})
+
+
+def _grains(opts):
+    return {"fqdn": f"{opts['id']}.lab.example", "host": opts["id"]}
 
 
 @pytest.fixture(scope="module")
 def minions(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("heat-horizon-minions")
-    made = {}
-    real_grains = salt.loader.grains
-    first = {}
+    with minion_loaders(grains=_grains) as loaders:
 
-    def grains(opts, **kwargs):
-        if not first:
-            first.update(real_grains(opts, **kwargs))
-        return {**first, "id": opts["id"], "fqdn": f"{opts['id']}.lab.example",
-                "host": opts["id"]}
+        def get(minion_id):
+            return loaders(minion_id, lambda: _opts(tmp, minion_id))
 
-    def get(minion_id):
-        if minion_id not in made:
-            with patch("salt.loader.grains", grains):
-                made[minion_id] = Loaders(_opts(tmp, minion_id))
-        return made[minion_id]
-
-    salt_log = logging.getLogger("salt")
-    level = salt_log.level
-    salt_log.setLevel(logging.WARNING)
-    try:
         yield get
-    finally:
-        salt_log.setLevel(level)
-        for loaders in made.values():
-            loaders.reset_state()
 
 
 @pytest.fixture(scope="module")
 def rendered(minions):
-    cache = {}
-
+    @functools.cache
     def get(minion_id, sls):
-        if (minion_id, sls) not in cache:
-            high = minions(minion_id).modules.state.show_sls(sls)
-            assert isinstance(high, dict), high
-            cache[minion_id, sls] = high
-        return cache[minion_id, sls]
+        high = minions(minion_id).modules.state.show_sls(sls)
+        assert isinstance(high, dict), high
+        return high
 
     return get
 

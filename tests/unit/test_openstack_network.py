@@ -9,31 +9,17 @@ metadata through the VIP with the shared secret)."""
 
 import configparser
 import copy
-import logging
-import pathlib
-from unittest.mock import patch
+import functools
 
 import pytest
-import salt.config
-import salt.loader
-import yaml
-from saltfactories.utils.functional import Loaders
 
-from lab import secrets as lab_secrets
+from .sls import (REPO, SALT, load as _load, minion_loaders, minion_opts, secret_value,
+                  secrets_of, state_args)
 
-from .sls import state_args
-
-REPO = pathlib.Path(__file__).resolve().parents[2]
-SALT = REPO / "salt"
-MASTER = yaml.safe_load((REPO / "etc" / "salt" / "master").read_text())
 ML2 = "/etc/neutron/plugins/ml2/ml2_conf.ini"
 LINUXBRIDGE = "/etc/neutron/plugins/ml2/linuxbridge_agent.ini"
 AGENTS = ["neutron-linuxbridge-agent", "neutron-dhcp-agent", "neutron-l3-agent",
           "neutron-metadata-agent"]
-
-
-def _load(path):
-    return yaml.safe_load((REPO / path).read_text()) or {}
 
 
 def _site(name):
@@ -49,71 +35,30 @@ def _site(name):
     return doc
 
 
-def secret_value(name):
-    return f"S3cret-{name.replace('_', '-')}-value"
-
-
 def _opts(tmp_path, site, minion_id):
     doc = _site(site)
-    opts = salt.config.minion_config(None)
-    base = tmp_path / site / minion_id
-    opts.update({
-        "id": minion_id,
-        "file_client": "local",
-        "cachedir": str(base / "cache"),
-        "pki_dir": str(base / "pki"),
-        "log_file": str(base / "log"),
-        "file_roots": {"base": [str(SALT), str(REPO)]},
-        "pillar_roots": {"base": []},
-        "module_dirs": [str(REPO / "_modules")],
-        "states_dirs": [str(REPO / "_states")],
-        "grains_cache": False,
-        "file_ignore_regex": [*MASTER["file_ignore_regex"], r"^\.(venv|pytest_cache)(/|$)"],
-        "pillar": {**doc, "secrets": {n: secret_value(n)
-                                      for n in lab_secrets.names(doc["site"])}},
-    })
-    return opts
+    return minion_opts(tmp_path / site / minion_id, minion_id,
+                       {**doc, "secrets": secrets_of(doc)}, file_roots=(SALT, REPO))
 
 
 @pytest.fixture(scope="module")
 def minion(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("neutron-minions")
-    made = {}
-    real_grains = salt.loader.grains
-    first = {}
+    with minion_loaders() as loaders:
 
-    def grains(opts, **kwargs):
-        if not first:
-            first.update(real_grains(opts, **kwargs))
-        return {**first, "id": opts["id"]}
+        def get(site, minion_id):
+            return loaders((site, minion_id), lambda: _opts(tmp, site, minion_id))
 
-    def get(site, minion_id):
-        if (site, minion_id) not in made:
-            with patch("salt.loader.grains", grains):
-                made[site, minion_id] = Loaders(_opts(tmp, site, minion_id))
-        return made[site, minion_id]
-
-    salt_log = logging.getLogger("salt")
-    level = salt_log.level
-    salt_log.setLevel(logging.WARNING)
-    try:
         yield get
-    finally:
-        salt_log.setLevel(level)
-        for loaders in made.values():
-            loaders.reset_state()
 
 
 @pytest.fixture(scope="module")
 def rendered(minion):
-    cache = {}
-
+    @functools.cache
     def get(site, minion_id):
-        if (site, minion_id) not in cache:
-            high = minion(site, minion_id).modules.state.show_sls("openstack.neutron")
-            assert isinstance(high, dict), "\n".join(map(str, high))
-            cache[site, minion_id] = high
-        return cache[site, minion_id]
+        high = minion(site, minion_id).modules.state.show_sls("openstack.neutron")
+        assert isinstance(high, dict), "\n".join(map(str, high))
+        return high
 
     return get
 

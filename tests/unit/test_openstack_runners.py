@@ -1,5 +1,7 @@
 """Unit tests of _runners/keystone_keys.py and _runners/cloud.py: the files
-they write on the master (mode 0600) and what they never return."""
+they write on the master (mode 0600) and what they never return. The keys'
+file is written through the generated_pillar utils (_utils/), handed to the
+runner as ``__utils__`` the way Salt's loader does."""
 
 import base64
 import itertools
@@ -10,7 +12,7 @@ import pytest
 import yaml
 from salt.exceptions import SaltInvocationError
 
-from tests.conftest import load_ext
+from tests.conftest import load_ext, load_utils
 
 keystone_keys = load_ext("runners", "keystone_keys")
 cloud = load_ext("runners", "cloud")
@@ -41,7 +43,8 @@ def pillar_of(minion="*", **kwargs):
 @pytest.fixture
 def configure_loader_modules(generated, clouds_path):
     return {
-        keystone_keys: {"__opts__": {"twin_cloud_generated_pillar": str(generated)}},
+        keystone_keys: {"__opts__": {"twin_cloud_generated_pillar": str(generated)},
+                        "__utils__": load_utils("generated_pillar")},
         cloud: {
             "__opts__": {"file_roots": {"base": [str(REPO / "salt"), str(REPO)]},
                          "twin_cloud_clouds_yaml": str(clouds_path)},
@@ -192,6 +195,14 @@ def test_without_the_master_option(monkeypatch):
     monkeypatch.delitem(keystone_keys.__opts__, "twin_cloud_generated_pillar")
     with pytest.raises(SaltInvocationError, match="twin_cloud_generated_pillar is not set"):
         keystone_keys.ensure()
+
+
+def test_without_the_generated_pillar_utils_the_runner_says_to_sync(monkeypatch):
+    assert keystone_keys.__virtual__() is True
+    monkeypatch.setattr(keystone_keys, "__utils__", {})
+    assert keystone_keys.__virtual__() == (
+        False, "keystone_keys: the generated_pillar utils are not synced to the master "
+               "(salt-run saltutil.sync_all)")
 
 
 def test_the_master_config_names_the_option():

@@ -9,39 +9,24 @@ state ids are namespaced, and no file a state writes with a secret in it
 (its contents, its template's rendered text, or the pillar it copies) is
 readable by everyone, nor shows its changes."""
 
+import functools
 import json
-import logging
-import pathlib
 import re
-from unittest.mock import patch
 
 import pytest
 import salt.config
-import salt.loader
 import salt.utils.data
 import yaml
 from saltfactories.utils.functional import Loaders
 
 from lab import secrets as lab_secrets
 
-from .sls import state_args, state_fun
+from .sls import (REPO, SALT, load as _load, minion_loaders, minion_opts, secret_value,
+                  secrets_of, site_pillar, state_args, state_fun)
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-SALT = REPO / "salt"
-MASTER = yaml.safe_load((REPO / "etc" / "salt" / "master").read_text())
-
-
-def _load(path):
-    return yaml.safe_load((REPO / path).read_text()) or {}
-
-
-SITES = {
-    # site name -> (site pillar, component settings pillar)
-    "lab": (_load("lab/pillar/site.sls"), _load("lab/pillar/settings.sls")),
-    "example": (_load("pillar/examples/site.sls"), {}),
-}
+SITES = {name: site_pillar(name) for name in ("lab", "example")}
 EXAMPLE_SECRETS = _load("pillar/examples/secrets.sls")["secrets"]
-NODES = [(site, node) for site, (doc, _) in SITES.items() for node in doc["site"]["nodes"]]
+NODES = [(site, node) for site, doc in SITES.items() for node in doc["site"]["nodes"]]
 SLS = sorted(
     "openstack" if path.stem == "init" else f"openstack.{path.stem}"
     for path in (SALT / "openstack").glob("*.sls")
@@ -49,11 +34,6 @@ SLS = sorted(
 # states that write a file (their mode decides who reads it)
 FILE_FUNCTIONS = {"managed", "serialize", "append", "prepend", "blockreplace", "line",
                   "replace", "keyvalue", "copy", "symlink", "comment", "uncomment"}
-
-
-def secret_value(name):
-    # distinct, URL-safe (the same text inside a database or transport URL)
-    return f"S3cret-{name.replace('_', '-')}-value"
 
 
 def keystone_keys():
@@ -64,42 +44,18 @@ def keystone_keys():
 def pillar_of(site, node_id):
     """What pillar/top.sls gives ``node_id``: site, settings, secrets, and the
     Keystone keys to the controllers."""
-    doc, settings = SITES[site]
-    pillar = {**doc, **settings}
-    pillar["secrets"] = {name: secret_value(name) for name in lab_secrets.names(doc["site"])}
-    if "controller" in doc["site"]["nodes"][node_id].get("roles", []):
+    pillar = dict(SITES[site])
+    pillar["secrets"] = secrets_of(pillar)
+    if "controller" in pillar["site"]["nodes"][node_id].get("roles", []):
         pillar["keystone_keys"] = keystone_keys()
     return pillar
 
 
-def _opts(tmp_path, site, minion_id):
-    opts = salt.config.minion_config(None)
-    base = tmp_path / site / minion_id
-    opts.update(
-        {
-            "id": minion_id,
-            "file_client": "local",
-            "cachedir": str(base / "cache"),
-            "pki_dir": str(base / "pki"),
-            "log_file": str(base / "log"),
-            # the state tree alone (the repo root holds the virtualenv: slow to list)
-            "file_roots": {"base": [str(SALT)]},
-            "pillar_roots": {"base": []},
-            "module_dirs": [str(REPO / "_modules")],
-            "states_dirs": [str(REPO / "_states")],
-            "grains_cache": False,
-            "file_ignore_regex": [*MASTER["file_ignore_regex"], r"^\.(venv|pytest_cache)(/|$)"],
-            "pillar": pillar_of(site, minion_id),
-        }
-    )
-    return opts
-
-
 class Minion:
-    def __init__(self, tmp_path, site, minion_id):
-        self.opts = _opts(tmp_path, site, minion_id)
-        self.pillar = self.opts["pillar"]
-        self.loaders = Loaders(self.opts)
+    def __init__(self, opts, loaders):
+        self.opts = opts
+        self.pillar = opts["pillar"]
+        self.loaders = loaders
 
     def show_sls(self, sls):
         return self.loaders.modules.state.show_sls(sls)
@@ -134,41 +90,22 @@ class Minion:
 @pytest.fixture(scope="module")
 def minions(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("openstack-minions")
-    made = {}
-    real_grains = salt.loader.grains
-    first = {}
+    with minion_loaders() as loaders:
 
-    def grains(opts, **kwargs):
-        # this machine's grains, computed once, as each minion's own
-        if not first:
-            first.update(real_grains(opts, **kwargs))
-        return {**first, "id": opts["id"]}
+        @functools.cache
+        def get(site, minion_id):
+            # file_roots: the state tree alone (the repo root holds the virtualenv: slow to list)
+            opts = minion_opts(tmp / site / minion_id, minion_id, pillar_of(site, minion_id))
+            return Minion(opts, loaders((site, minion_id), lambda: opts))
 
-    def get(site, minion_id):
-        if (site, minion_id) not in made:
-            with patch("salt.loader.grains", grains):
-                made[site, minion_id] = Minion(tmp, site, minion_id)
-        return made[site, minion_id]
-
-    salt_log = logging.getLogger("salt")
-    level = salt_log.level
-    salt_log.setLevel(logging.WARNING)
-    try:
         yield get
-    finally:
-        salt_log.setLevel(level)
-        for minion in made.values():
-            minion.loaders.reset_state()
 
 
 @pytest.fixture(scope="module")
 def rendered(minions):
-    cache = {}
-
+    @functools.cache
     def get(site, minion_id, sls):
-        if (site, minion_id, sls) not in cache:
-            cache[site, minion_id, sls] = minions(site, minion_id).show_sls(sls)
-        return cache[site, minion_id, sls]
+        return minions(site, minion_id).show_sls(sls)
 
     return get
 
@@ -187,7 +124,7 @@ def _ids(value):
 
 def test_the_example_secrets_name_every_secret_the_example_site_needs():
     """pillar/examples/secrets.sls names every secret the example site needs."""
-    needed = set(lab_secrets.names(SITES["example"][0]["site"]))
+    needed = set(lab_secrets.names(SITES["example"]["site"]))
     missing = sorted(needed - set(EXAMPLE_SECRETS))
     assert not missing, (
         "pillar/examples/secrets.sls lacks "

@@ -10,28 +10,22 @@ import hashlib
 import importlib.util
 import io
 import json
-import logging
 import os
-import pathlib
 import stat
 import sys
 from unittest.mock import patch
 
 import pytest
-import salt.config
-import salt.loader
 import yaml
 from salt.exceptions import SaltInvocationError
-from saltfactories.utils.functional import Loaders
 
-from tests.conftest import load_ext
+from tests.conftest import load_ext, load_utils
 
-from .sls import state_args as _args, state_function as _function
+from .sls import (REPO, SALT, minion_loaders, minion_opts, state_args as _args,
+                  state_function as _function)
 
 rings = load_ext("runners", "swift_rings")
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-MASTER = yaml.safe_load((REPO / "etc" / "salt" / "master").read_text())
 SITE = yaml.safe_load((REPO / "lab" / "pillar" / "site.sls").read_text())
 LAB_SETTINGS = yaml.safe_load((REPO / "lab" / "pillar" / "settings.sls").read_text())
 SWIFT = yaml.safe_load((REPO / "salt" / "openstack" / "services" / "swift.yaml").read_text())
@@ -261,7 +255,8 @@ def master(tmp_path):
     opts = {"twin_cloud_generated_pillar": str(tmp_path / "pillar"),
             "file_roots": {"base": [str(REPO / "salt"), str(REPO)]}}
     with patch.object(rings, "__salt__", funcs, create=True), \
-            patch.object(rings, "__opts__", opts, create=True):
+            patch.object(rings, "__opts__", opts, create=True), \
+            patch.object(rings, "__utils__", load_utils("generated_pillar"), create=True):
         yield build, pillar, tmp_path / "pillar" / "swift_rings.sls"
 
 
@@ -408,58 +403,25 @@ def test_the_node_script_stops_at_a_failing_command(tmp_path, capsys):
 
 
 def _opts(tmp_path, minion_id, pillar):
-    opts = salt.config.minion_config(None)
-    opts.update({
-        "id": minion_id,
-        "file_client": "local",
-        "cachedir": str(tmp_path / "cache"),
-        "pki_dir": str(tmp_path / "pki"),
-        "log_file": str(tmp_path / "log"),
-        "file_roots": {"base": [str(REPO / "salt"), str(REPO)]},
-        "pillar_roots": {"base": []},
-        "module_dirs": [str(REPO / "_modules")],
-        "states_dirs": [str(REPO / "_states")],
-        "grains_cache": False,
+    return minion_opts(
+        tmp_path, minion_id, pillar, file_roots=(SALT, REPO),
         # the extensions load from module_dirs; a state run syncing them
         # into the cache as well races the loader (functions missing at times)
-        "autoload_dynamic_modules": False,
-        "file_ignore_regex": [*MASTER["file_ignore_regex"], r"^\.(venv|pytest_cache)(/|$)"],
-        "pillar": pillar,
-    })
-    return opts
+        autoload_dynamic_modules=False)
 
 
 @pytest.fixture(scope="module")
 def minion(tmp_path_factory):
     """minion(id, **pillar): a masterless minion with the lab's site and secrets."""
-    made = {}
-    real_grains = salt.loader.grains
-    first = {}
+    with minion_loaders() as loaders:
 
-    def grains(opts, **kwargs):
-        if not first:
-            first.update(real_grains(opts, **kwargs))
-        return {**first, "id": opts["id"]}
+        def get(minion_id, site_data=None, **extra):
+            pillar = {"site": copy.deepcopy(site_data or SITE["site"]),
+                      "secrets": dict(SECRETS), **copy.deepcopy(extra)}
+            return loaders((minion_id, repr(pillar)),
+                           lambda: _opts(tmp_path_factory.mktemp(minion_id), minion_id, pillar))
 
-    def get(minion_id, site_data=None, **extra):
-        pillar = {"site": copy.deepcopy(site_data or SITE["site"]),
-                  "secrets": dict(SECRETS), **copy.deepcopy(extra)}
-        key = (minion_id, repr(pillar))
-        if key not in made:
-            tmp = tmp_path_factory.mktemp(minion_id)
-            with patch("salt.loader.grains", grains):
-                made[key] = Loaders(_opts(tmp, minion_id, pillar))
-        return made[key]
-
-    salt_log = logging.getLogger("salt")
-    level = salt_log.level
-    salt_log.setLevel(logging.WARNING)
-    try:
         yield get
-    finally:
-        salt_log.setLevel(level)
-        for loaders in made.values():
-            loaders.reset_state()
 
 
 def _high(loaders, sls):

@@ -11,26 +11,16 @@ files Ceilometer's agents read."""
 
 import configparser
 import json
-import logging
 import multiprocessing
-import pathlib
 import traceback
-from unittest.mock import patch
 
 import pytest
-import salt.config
-import salt.loader
 import yaml
-from saltfactories.utils.functional import Loaders
 
-from lab import secrets as lab_secrets
+from .sls import (SALT, minion_loaders, minion_opts, secret_value, secrets_of, site_pillar,
+                  state_args, state_fun)
 
-from .sls import state_args, state_fun
-
-REPO = pathlib.Path(__file__).resolve().parents[2]
-SALT = REPO / "salt"
 FILES = SALT / "openstack" / "files"
-MASTER = yaml.safe_load((REPO / "etc" / "salt" / "master").read_text())
 GNOCCHI_CONF = "/etc/gnocchi/gnocchi.conf"
 CEILOMETER_CONF = "/etc/ceilometer/ceilometer.conf"
 AODH_CONF = "/etc/aodh/aodh.conf"
@@ -43,40 +33,10 @@ SITES = {
 CONTROLLERS = [(site, node) for site, spec in SITES.items() for node in spec[:2]]
 
 
-def _load(path):
-    return yaml.safe_load((REPO / path).read_text()) or {}
-
-
-def _pillar(site):
-    if site == "lab":
-        return {**_load("lab/pillar/site.sls"), **_load("lab/pillar/settings.sls")}
-    return _load("pillar/examples/site.sls")
-
-
-def secret_value(name):
-    return f"S3cret-{name.replace('_', '-')}-value"
-
-
 def _opts(tmp_path, site, minion_id):
-    doc = _pillar(site)
-    opts = salt.config.minion_config(None)
-    base = tmp_path / site / minion_id
-    opts.update({
-        "id": minion_id,
-        "file_client": "local",
-        "cachedir": str(base / "cache"),
-        "pki_dir": str(base / "pki"),
-        "log_file": str(base / "log"),
-        "file_roots": {"base": [str(SALT)]},
-        "pillar_roots": {"base": []},
-        "module_dirs": [str(REPO / "_modules")],
-        "states_dirs": [str(REPO / "_states")],
-        "grains_cache": False,
-        "file_ignore_regex": [*MASTER["file_ignore_regex"], r"^\.(venv|pytest_cache)(/|$)"],
-        "pillar": {**doc, "secrets": {n: secret_value(n)
-                                      for n in lab_secrets.names(doc["site"])}},
-    })
-    return opts
+    doc = site_pillar(site)
+    return minion_opts(tmp_path / site / minion_id, minion_id,
+                       {**doc, "secrets": secrets_of(doc)})
 
 
 SLS = ("gnocchi", "ceilometer", "aodh")
@@ -87,18 +47,12 @@ def _render_node(tmp, site, minion_id, conn):
     """In a child process: one minion's loader renders the three SLS and
     the services' main config files, and sends them back as JSON."""
     try:
-        logging.getLogger("salt").setLevel(logging.WARNING)
-        real_grains = salt.loader.grains
-
-        def grains(opts, **kwargs):
-            return {**real_grains(opts, **kwargs), "id": opts["id"]}
-
-        with patch("salt.loader.grains", grains):
-            loaders = Loaders(_opts(tmp, site, minion_id))
-        out = {"sls": {sls: loaders.modules.state.show_sls(f"openstack.{sls}") for sls in SLS},
-               "ini": {f"{service} {path}": loaders.modules.openstack.ini(service, path)
-                       for service, path in CONFIGS}}
-        loaders.reset_state()
+        with minion_loaders() as minions:
+            loaders = minions(minion_id, lambda: _opts(tmp, site, minion_id))
+            out = {"sls": {sls: loaders.modules.state.show_sls(f"openstack.{sls}")
+                           for sls in SLS},
+                   "ini": {f"{service} {path}": loaders.modules.openstack.ini(service, path)
+                           for service, path in CONFIGS}}
         conn.send(json.dumps(out, default=str))
     except BaseException:  # pylint: disable=broad-except
         conn.send(json.dumps({"error": traceback.format_exc()}))

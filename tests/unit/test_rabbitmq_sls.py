@@ -3,58 +3,31 @@ no daemon) with the lab's site pillar and fake secrets, for each member: what
 each node would apply, in which order, and the files it would write."""
 
 import json
-import logging
-import pathlib
-
-from unittest.mock import patch
 
 import pytest
-import salt.config
-import salt.loader
-import yaml
-from saltfactories.utils.functional import Loaders
 
-from .sls import state_args as _args, state_fun as _fun, state_function as _function
+from .sls import (REPO, SALT, load, minion_loaders, minion_opts, state_args as _args,
+                  state_function as _function)
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
 COOKIE = "cookie-value-never-rendered"
 ADMIN_PASSWORD = "admin-password-value"
-MASTER = yaml.safe_load((REPO / "etc" / "salt" / "master").read_text())
 ADDRESSES = {"ctl1": "10.77.0.11", "ctl2": "10.77.0.12", "nas": "10.77.0.13"}
 
 
 def _opts(tmp_path, minion_id):
-    opts = salt.config.minion_config(None)
-    opts.update(
-        {
-            "id": minion_id,
-            "file_client": "local",
-            "cachedir": str(tmp_path / minion_id / "cache"),
-            "pki_dir": str(tmp_path / minion_id / "pki"),
-            "log_file": str(tmp_path / minion_id / "log"),
-            "file_roots": {"base": [str(REPO / "salt"), str(REPO)]},
-            "pillar_roots": {"base": []},
-            "module_dirs": [str(REPO / "_modules")],
-            "states_dirs": [str(REPO / "_states")],
-            "grains_cache": False,
-            # what the master hides, and the virtualenv (not in the repo)
-            "file_ignore_regex": [*MASTER["file_ignore_regex"], r"^\.(venv|pytest_cache)(/|$)"],
-        }
-    )
-    site = yaml.safe_load((REPO / "lab" / "pillar" / "site.sls").read_text())
-    opts["pillar"] = {
-        **site,
+    pillar = {
+        **load("lab/pillar/site.sls"),
         "secrets": {
             "rabbitmq_erlang_cookie": COOKIE,
             "rabbitmq_admin_password": ADMIN_PASSWORD,
         },
     }
-    return opts
+    return minion_opts(tmp_path / minion_id, minion_id, pillar, file_roots=(SALT, REPO))
 
 
 class Minion:
-    def __init__(self, tmp_path, minion_id):
-        self.loaders = Loaders(_opts(tmp_path, minion_id))
+    def __init__(self, loaders):
+        self.loaders = loaders
 
     def show_sls(self, sls):
         ret = self.loaders.modules.state.show_sls(sls)
@@ -64,7 +37,7 @@ class Minion:
     def render_file(self, state):
         """Render the template a file.managed state names, with its context."""
         args = _args(state, "file")
-        path = REPO / "salt" / args["source"].removeprefix("salt://")
+        path = SALT / args["source"].removeprefix("salt://")
         return self.loaders.modules.file.apply_template_on_contents(
             path.read_text(), template="jinja", context=args.get("context") or {},
             defaults=None, saltenv="base")
@@ -73,32 +46,12 @@ class Minion:
 @pytest.fixture(scope="module")
 def minions(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("minions")
-    made = {}
-    real_grains = salt.loader.grains
-    first = {}
+    with minion_loaders() as loaders:
 
-    def grains(opts, **kwargs):
-        # the grains of this machine, computed once (seconds each), as each minion's own
-        if not first:
-            first.update(real_grains(opts, **kwargs))
-        return {**first, "id": opts["id"]}
+        def get(minion_id):
+            return Minion(loaders(minion_id, lambda: _opts(tmp, minion_id)))
 
-    def get(minion_id):
-        if minion_id not in made:
-            with patch("salt.loader.grains", grains):
-                made[minion_id] = Minion(tmp, minion_id)
-        return made[minion_id]
-
-    # Salt traces every file it lists; pytest would format each record.
-    salt_log = logging.getLogger("salt")
-    level = salt_log.level
-    salt_log.setLevel(logging.WARNING)
-    try:
         yield get
-    finally:
-        salt_log.setLevel(level)
-        for minion in made.values():
-            minion.loaders.reset_state()
 
 
 @pytest.fixture(scope="module")
@@ -111,12 +64,6 @@ def rendered(minions):
         return cache[minion_id, sls]
 
     return get
-
-
-
-
-
-
 
 
 def _own(high, prefix):
