@@ -148,7 +148,10 @@ def _runner_client(tmp_path, synced):
     opts = salt.config.master_config(None)
     opts.update({"cachedir": str(tmp_path / "cache"), "sock_dir": str(tmp_path / "sock"),
                  "pki_dir": str(tmp_path / "pki"), "extension_modules": str(extmods),
-                 "twin_cloud_generated_pillar": str(tmp_path / "pillar-generated")})
+                 "twin_cloud_generated_pillar": str(tmp_path / "pillar-generated"),
+                 # derived from the default extension_modules at config time:
+                 # this machine's own master cache must not leak in
+                 "utils_dirs": [str(extmods / "utils")]})
     return salt.runner.RunnerClient(opts)
 
 
