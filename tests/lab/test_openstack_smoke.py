@@ -73,7 +73,10 @@ def test_a_volume_is_created_and_attached_to_the_server(cloud):
         assert shown["status"] not in ("error", "error_attaching"), shown
         return shown if shown["status"] == "in-use" else None
 
-    shown = cloud.wait("the volume in-use", in_use, 180, interval=3)
+    try:
+        shown = cloud.wait("the volume in-use", in_use, 180, interval=3)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{attach_evidence(cloud, volume['id'])}") from None
     (attachment,) = shown["attachments"]
     server = cloud.openstack("server", "show", "smoke-server-1", "-f", "json")
     assert attachment["server_id"] == server["id"], attachment
@@ -81,6 +84,20 @@ def test_a_volume_is_created_and_attached_to_the_server(cloud):
     host = server["OS-EXT-SRV-ATTR:host"]
     disks = cloud.exec(host, "virsh", "domblklist", server["OS-EXT-SRV-ATTR:instance_name"]).stdout
     assert f"volume-{volume['id']}" in disks and "/var/lib/nova/mnt/" in disks, disks
+
+
+def attach_evidence(lab, volume_id):
+    """What an operator looks at when an attachment hangs: the volume, and the
+    errors of nova-compute and cinder-volume on both controllers."""
+    lines = [str(lab.openstack("volume", "show", volume_id, "-f", "json", check=False))]
+    for node in ("ctl1", "ctl2"):
+        for log in ("/var/log/nova/nova-compute.log", "/var/log/cinder/cinder-volume.log"):
+            found = lab.exec(node, "sh", "-c", f"grep -E 'ERROR|Traceback|rror:' {log} | tail -8",
+                             check=False).stdout
+            lines.append(f"--- {node} {log}\n{found}")
+        lines.append(f"--- {node} mounts\n" + lab.exec(node, "sh", "-c",
+                     "grep -E 'nova/mnt|cinder/mnt' /proc/mounts", check=False).stdout)
+    return "\n".join(lines)
 
 
 def test_horizon_in_a_real_browser_lists_the_server(cloud):
