@@ -36,7 +36,15 @@ class Lab:
         return result
 
     def salt(self, target, *args, timeout=600):
-        """Run ``salt`` through the repo's Saltfile; return the JSON answer."""
+        """Run ``salt`` through the repo's Saltfile; return the JSON answer.
+
+        A state run waits for every targeted minion's return (up to
+        ``timeout``): with Salt's default ``--timeout`` the CLI drops, without
+        a word, a minion too busy to answer its job query in time (a node
+        still in its boot highstate on this 2-core lab)."""
+        if any(arg.startswith("state.") for arg in args) and not any(
+                arg.startswith(("--timeout", "-t")) for arg in args):
+            args = (f"--timeout={max(30, timeout - 30)}", *args)
         result = subprocess.run(
             [str(BIN / "salt"), "--out=json", "--static", target, *args],
             cwd=REPO, text=True, capture_output=True, timeout=timeout)

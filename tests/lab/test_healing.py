@@ -63,6 +63,14 @@ def wait_row(lab, key, predicate, timeout=180):
     return lab.wait(f"status row {key}", seen, timeout, interval=3)
 
 
+def wait_healer_idle(lab, timeout=900):
+    """Wait until no heal holds the lock and no fault is queued."""
+    def idle():
+        _, state = salt_run("heal.status", "runs=0")
+        return state["lock"] is None and state["queued"] == 0
+    lab.wait("the heal runner idle", idle, timeout, interval=5)
+
+
 def heal_runs(since):
     _, state = salt_run("heal.status", "runs=50")
     return [run for run in state["runs"] if run["started"] >= since]
@@ -195,10 +203,16 @@ def test_both_servers_killed_come_back_green_by_themselves(healing, writes):
     lab.wait("a boot highstate on both servers", lambda: {
         a["node"] for a in acted(heal_runs(since)) if a["type"] == "highstate"
     } >= set(CONTROLLERS), 240, interval=5)
+    # and over: the checks after this one find both servers settled
+    lab.wait_idle(list(CONTROLLERS))
+    wait_healer_idle(lab)
 
 
 def test_a_flapping_service_gets_at_most_the_budget_then_suppressed(healing):
     lab = healing
+    # one heal at a time: a heal still busy (a node's highstate) would take
+    # these faults only once it is over, past this test's minute
+    wait_healer_idle(lab)
     _, data = site_status()
     unit = data["nfs"]["server"]["unit"]  # nfs-ganesha in the lab: no Restart= of its own
     since = time.time()
