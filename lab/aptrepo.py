@@ -40,13 +40,20 @@ def state_tree_packages(salt_dir=config.REPO / "salt"):
     return sorted(found)
 
 
+# What the lab itself installs on its nodes, beside what the states install:
+# bindfs gives the controllers' NFS stand-in the NAS's all_squash (lab/nodes.py)
+LAB_PACKAGES = ("bindfs",)
+
+
 def repo_dir():
     return config.CACHE / "apt" / "repo"
 
 
 def ensure_repo(image, packages=None):
     """Bring the local repository up to date for ``packages``; return its path."""
-    packages = state_tree_packages() if packages is None else sorted(packages)
+    if packages is None:
+        packages = state_tree_packages() + list(LAB_PACKAGES)
+    packages = sorted(set(packages))
     repo = repo_dir()
     stamp = repo / ".stamp"
     key = config.digest(image.name, packages)

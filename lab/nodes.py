@@ -57,6 +57,7 @@ def prepare(node, image, repo, master_address, master_finger):
             ifname="host1", address=node.provider_address, prefixlen=lab.provider_prefixlen))
     (root / "etc" / "salt" / "minion_id").write_text(node.name)
     if "controller" in node.roles:
+        install_lab_packages(root, repo, LAB_CONTROLLER_PACKAGES)
         install_nfs_mount_shim(root)
     (root / "etc" / "salt" / "minion.d" / "lab.conf").write_text(
         f"# written by the lab: the master on the lab bridge, pinned by fingerprint\n"
@@ -92,7 +93,7 @@ def nspawn_command(node, repo):
         (node.dir / "nfs").mkdir(parents=True, exist_ok=True)
         cmd += [f"--bind={node.dir / 'nfs'}:/srv/nfs", "--system-call-filter=open_by_handle_at"]
     cmd += [f"--bind={source}:{target}" for source, target in shared_export_binds(node)]
-    for dev in ("/dev/kvm", "/dev/net/tun"):
+    for dev in ("/dev/kvm", "/dev/net/tun", "/dev/fuse"):
         if os.path.exists(dev):
             cmd.append(f"--bind={dev}")
     return cmd
@@ -109,25 +110,60 @@ NFS_SHIM_TEXT = f"""\
 # of an export of the lab's NAS (<host>:{NAS_DATA_DIR}/<dir>), such as the one
 # Cinder's NFS driver and Nova's volume driver make, binds the NAS's export
 # directory instead: the same files, bound into this node at {NAS_BIND}.
+# The NAS squashes every client user to the export's owner (all_squash):
+# bindfs does the same here, every user of this node acting as that owner
+# (--mirror) and every file created as it (qemu, as libvirt-qemu, reads the
+# cinder-owned 0660 volume in its 0770 directory, as it does over NFS).
 # Any other NFS mount goes to the real helper.
 spec="$1"; dir="$2"
 case "$spec" in
   *:{NAS_DATA_DIR}/*)
     sub="${{spec#*:{NAS_DATA_DIR}/}}"
     case "/$sub/" in */../*) echo "lab-mount-nfs: refusing $spec" >&2; exit 32 ;; esac
-    echo "lab-mount-nfs: $spec is bound from {NAS_BIND}/$sub (the lab has no NFS client)" >&2
-    exec mount --bind "{NAS_BIND}/$sub" "$dir" ;;
+    src="{NAS_BIND}/$sub"
+    uid=$(stat -c %u "$src") && gid=$(stat -c %g "$src") || exit 32
+    users=$(getent passwd | cut -d: -f1 | paste -sd, -)
+    echo "lab-mount-nfs: $spec is $src squashed to $uid:$gid (the lab has no NFS client)" >&2
+    # its own scope: a restart of the service that mounted it (cinder-volume,
+    # nova-compute) must not take the mount's daemon with it
+    exec systemd-run --scope --quiet --collect bindfs -o allow_other --force-user="$uid" --force-group="$gid" \\
+      --create-for-user="$uid" --create-for-group="$gid" --mirror="$users" "$src" "$dir" ;;
 esac
 exec {NFS_HELPER}.distrib "$@"
 """
 
 
+LAB_CONTROLLER_PACKAGES = ("bindfs",)  # in aptrepo.LAB_PACKAGES
+
+
+def install_lab_packages(root, repo, packages):
+    """Install the lab's own helpers (not the states' business) into a node's
+    root from the local repository, once, before it first boots."""
+    if all((root / "usr" / "bin" / name).exists() for name in packages):
+        return
+    from .image import chroot_mounts  # pylint: disable=import-outside-toplevel
+    target = root / config.APT_MOUNT.lstrip("/")
+    target.mkdir(parents=True, exist_ok=True)
+    run(["mount", "--bind", repo, target])
+    try:
+        with chroot_mounts(root):
+            env = {"DEBIAN_FRONTEND": "noninteractive"}
+            run(["chroot", root, "apt-get", "-q", "update"], quiet=True, env=env)
+            run(["chroot", root, "apt-get", "-q", "-y", "--no-install-recommends",
+                 "install", *packages], quiet=True, env=env)
+            run(["chroot", root, "apt-get", "clean"], quiet=True)
+    finally:
+        run(["umount", target], check=False)
+
+
 def install_nfs_mount_shim(root):
     """Make ``mount -t nfs <nas>:/srv/nfs/<dir>`` work on a controller of this
     kernel-without-NFS-client lab: nfs-common's helper is diverted (dpkg keeps
-    the diversion when Salt installs the package) and ours binds the NAS's
-    export directory (see ``shared_export_binds``). What runs above it (the
-    Cinder NFS driver, Nova's volume attachment, libvirt, qemu) is real."""
+    the diversion when Salt installs the package) and ours mounts the NAS's
+    export directory (see ``shared_export_binds``) with bindfs, squashing
+    every user to the export's owner as the NAS's all_squash does. What runs
+    above it (the Cinder NFS driver, Nova's volume attachment, libvirt,
+    qemu) is real."""
     shim = root / NFS_SHIM.lstrip("/")
     shim.parent.mkdir(parents=True, exist_ok=True)
     shim.write_text(NFS_SHIM_TEXT)

@@ -60,8 +60,8 @@ def paused():
 
 @pytest.fixture(scope="module")
 def site(lab, deployed):
-    """The deployed site, green, with the backup state applied on the controllers
-    (the deploy's steps do not include it; a highstate does)."""
+    """The deployed site, green, with the backup state (a deploy step) applied
+    again on the controllers: nothing to change, the modules synced."""
     salt_run("heal.resume")  # another suite may have paused it
     assert all(salt1(lab, node, "saltutil.sync_modules", timeout=300) is not None
                for node in CONTROLLERS)

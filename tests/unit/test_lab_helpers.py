@@ -1,6 +1,7 @@
 """The lab's pure helpers: no root, no machines."""
 
 import pathlib
+import subprocess
 
 import pytest
 import yaml
@@ -75,6 +76,43 @@ def test_nspawn_command_boots_on_the_bridge_with_the_repo_read_only():
     assert "-b" in cmd and f"--network-bridge={config.BRIDGE}" in cmd
     assert f"--bind-ro=/var/cache/halab/apt/repo:{config.APT_MOUNT}" in cmd
     assert "--register=no" in cmd and "-M" in cmd and "ctl1" in cmd
+
+
+def _stub(directory, name, body):
+    path = directory / name
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(0o755)
+
+
+def test_the_nfs_stand_in_squashes_every_user_to_the_exports_owner(tmp_path):
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    _stub(stubs, "systemd-run", 'echo "$@"')
+    _stub(stubs, "stat", "echo 64061")
+    _stub(stubs, "getent", "printf 'root:x:0:0::/:/bin/sh\\ncinder:x:64061:64061::/:/bin/false\\n'")
+    shim = tmp_path / "mount.nfs"
+    shim.write_text(nodes.NFS_SHIM_TEXT)
+    env = {"PATH": f"{stubs}:/usr/bin:/bin"}
+
+    def mount(spec):
+        return subprocess.run(["sh", shim, spec, "/var/lib/nova/mnt/x"], env=env,
+                              capture_output=True, text=True, check=False)
+
+    done = mount("10.77.0.13:/srv/nfs/volumes")
+    assert done.returncode == 0, done.stderr
+    args = done.stdout.split()
+    assert args[:3] == ["--scope", "--quiet", "--collect"] and args[3] == "bindfs"
+    for option in ("--force-user=64061", "--force-group=64061", "--create-for-user=64061",
+                   "--create-for-group=64061", "--mirror=root,cinder"):
+        assert option in args
+    assert args[-2:] == [f"{nodes.NAS_BIND}/volumes", "/var/lib/nova/mnt/x"]
+    assert mount("10.77.0.13:/srv/nfs/../etc").returncode == 32
+
+
+def test_the_lab_adds_its_own_helpers_to_the_repository():
+    assert set(nodes.LAB_CONTROLLER_PACKAGES) <= set(aptrepo.LAB_PACKAGES)
+    cmd = [str(c) for c in nodes.nspawn_command(config.load().node("ctl1"), "/r")]
+    assert "--bind=/dev/fuse" in cmd or not pathlib.Path("/dev/fuse").exists()
 
 
 def test_partition_drops_both_directions_on_both_bridges(monkeypatch):
