@@ -7,7 +7,9 @@ The reactor (``reactor/map.yaml``) hands every event it maps to
 
 =================================  ============================================
 ``salt/minion/<id>/start``         a node booted: its highstate, then the
-                                   Galera check when it is a data node;
+                                   Galera check when it is a data node
+                                   (that check first when no Primary is
+                                   left: a power loss of the site);
                                    nothing for a node with no beacons
                                    configured (never deployed: the
                                    deploy's business)
@@ -563,6 +565,24 @@ def _resource_remedy(fault, probes, actions, notes):
     )
 
 
+def _boot_galera_action(kind, node, plan):
+    """The Galera action owed to a booted data node. With no Primary
+    component anywhere (every mysqld stopped: a power loss of the site), the
+    cluster comes back first: the node's highstate needs the database (the
+    OpenStack states reach it through the VIP). Otherwise its highstate
+    first, then Galera, re-decided from a fresh probe right before it runs."""
+    if plan and plan.get("action") in ("bootstrap", "recover_primary"):
+        return _action(
+            kind, "galera",
+            f"{node} started with no Primary component ({plan.get('reason')}): Galera first, "
+            f"its highstate needs the database",
+            first=True,
+        )
+    return _action(
+        kind, "galera", f"{node} started: bring it back into Galera (decided after its highstate)"
+    )
+
+
 def decide(faults, probes, site, settings):
     """
     What to do about ``faults`` given fresh ``probes`` (pure).
@@ -593,12 +613,7 @@ def decide(faults, probes, site, settings):
                 _action(fault.kind, "highstate", f"{node} started: its highstate", node=node)
             )
             if node in site.data_nodes:
-                actions.append(
-                    _action(
-                        fault.kind, "galera",
-                        f"{node} started: bring it back into Galera (decided after its highstate)",
-                    )
-                )
+                actions.append(_boot_galera_action(fault.kind, node, probes.get("galera")))
         elif fault.component == "service":
             why = f"{fault.subject} stopped on {node}"
             _unit_remedy(
@@ -652,7 +667,8 @@ def decide(faults, probes, site, settings):
 
 
 def _merge(actions):
-    """One action per (type, node, service, resource, sls), kinds merged, in order."""
+    """One action per (type, node, service, resource, sls), kinds merged, in
+    order: those marked ``first`` (Galera with no Primary), then by type."""
     merged = {}
     for action in actions:
         key = (
@@ -663,9 +679,12 @@ def _merge(actions):
             for kind in action["kinds"]:
                 if kind not in merged[key]["kinds"]:
                     merged[key]["kinds"].append(kind)
+            if action.get("first"):
+                merged[key]["first"], merged[key]["why"] = True, action["why"]
         else:
             merged[key] = copy.deepcopy(action)
-    return sorted(merged.values(), key=lambda a: ACTION_ORDER.index(a["type"]))
+    return sorted(merged.values(),
+                  key=lambda a: (not a.get("first"), ACTION_ORDER.index(a["type"])))
 
 
 def probes_needed(faults, site):
@@ -674,6 +693,8 @@ def probes_needed(faults, site):
     for fault in faults:
         if fault.component == "boot":
             booted.add(fault.node)
+            # a data node's start: is there still a Primary (_boot_galera_action)
+            galera = galera or fault.node in site.data_nodes
         elif fault.component == "service":
             units.add((fault.node, fault.subject))
             if fault.subject == GALERA_SERVICE and fault.node in site.data_nodes:

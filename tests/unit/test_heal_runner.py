@@ -560,6 +560,16 @@ def test_boot_gets_highstate_then_galera(fired, fake, orchestrations):
     assert orchestrations.runs == ["orch.galera"]
 
 
+def test_boot_after_a_site_power_loss_brings_galera_back_before_the_highstates(
+        fired, fake, orchestrations):
+    fake.galera = {"ctl1": stopped(seqno=100), "ctl2": stopped(seqno=90)}
+    run_event("salt/minion/ctl1/start", "ctl1", {"id": "ctl1"})
+    actions = done(fired)[0]["actions"]
+    assert [a["type"] for a in actions] == ["galera", "highstate"], actions
+    assert "no Primary component" in actions[0]["why"]
+    assert orchestrations.runs == ["orch.galera"]
+
+
 def test_boot_of_a_node_never_deployed_is_the_deploys_business(fired, fake, orchestrations):
     fake.deployed.discard("ctl2")
     run_event("salt/minion/ctl2/start", "ctl2", {"id": "ctl2"})
