@@ -549,6 +549,15 @@ def _check_secrets(problems, site, secrets):
             ("secrets",), f"expected a mapping of secret names to values, got {_describe(secrets)}"
         )
         return
+    for name, value in sorted(secrets.items()):
+        if isinstance(value, str) and value.startswith("-"):
+            # the value itself is never shown
+            problems.add(
+                ("secrets", name),
+                "starts with '-', which command-line tools it is handed to (rabbitmqctl "
+                "add_user) read as an option; replace it with a value of letters and digits "
+                "(python -m lab secrets --site <site pillar file> prints a full set)",
+            )
     for node_id, node in site.get("nodes", {}).items():
         name = node.get("bmc", {}).get("password_secret")
         if name is not None and name not in secrets:

@@ -5,6 +5,7 @@ in the repo); `python -m lab secrets --site FILE` prints one for a real site.
 """
 
 import secrets as random_source
+import string
 
 import yaml
 
@@ -19,9 +20,18 @@ SERVICE_SECRETS = (
 )
 
 
-# IPMI 2.0 passwords hold at most 20 bytes; 16 URL-safe characters fit.
-BMC_PASSWORD_BYTES = 12
-SERVICE_PASSWORD_BYTES = 24
+# Letters and digits only: a value goes into ini files, URLs (transport_url,
+# database connections) and command lines (rabbitmqctl add_user reads a
+# value starting with '-' as options, and echoes it in its error).
+ALPHABET = string.ascii_letters + string.digits
+# IPMI 2.0 passwords hold at most 20 bytes: 16 characters (~95 bits)
+BMC_PASSWORD_LENGTH = 16
+SERVICE_PASSWORD_LENGTH = 32  # ~190 bits
+
+
+def random_value(length):
+    """A random secret of ``length`` letters and digits."""
+    return "".join(random_source.choice(ALPHABET) for _ in range(length))
 
 
 def bmc_names(site):
@@ -41,8 +51,8 @@ def generate(site, existing=None):
     values = dict((existing or {}).get("secrets") or {})
     short = set(bmc_names(site))
     for name in names(site):
-        size = BMC_PASSWORD_BYTES if name in short else SERVICE_PASSWORD_BYTES
-        values.setdefault(name, random_source.token_urlsafe(size))
+        length = BMC_PASSWORD_LENGTH if name in short else SERVICE_PASSWORD_LENGTH
+        values.setdefault(name, random_value(length))
     return {"secrets": dict(sorted(values.items()))}
 
 

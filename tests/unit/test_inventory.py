@@ -472,11 +472,21 @@ def test_every_problem_is_reported_at_once():
             ],
         ),
         (["bmc_ctl1"], [("secrets", "expected a mapping of secret names to values")]),
+        (
+            {**SECRETS, "aodh_rabbitmq_password": "-nfFQjCX"},
+            [("secrets:aodh_rabbitmq_password", "starts with '-'")],
+        ),
     ],
-    ids=["no-secrets-skips-check", "all-present", "one-missing", "not-a-mapping"],
+    ids=["no-secrets-skips-check", "all-present", "one-missing", "not-a-mapping",
+         "leading-dash"],
 )
 def test_secret_cross_check(secrets, expected):
     assert_problems(inventory.validate_site(BASE_SITE, secrets), expected)
+
+
+def test_a_refused_secret_is_never_shown():
+    lines = inventory.validate_site(BASE_SITE, {**SECRETS, "x_password": "-s3cr3tvalue"})
+    assert lines and not any("s3cr3tvalue" in line for line in lines)
 
 
 # --- the raw YAML of a site file

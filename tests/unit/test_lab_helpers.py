@@ -45,6 +45,8 @@ def test_secrets_fit_ipmi_and_keep_existing_values():
     first = secrets.generate(site)["secrets"]
     assert set(first) >= {"bmc_ctl1", "bmc_ctl2", "bmc_nas"}
     assert all(len(first[n]) <= 20 for n in secrets.bmc_names(site))
+    # letters and digits: safe on a command line, in a URL and an ini file
+    assert all(value.isalnum() and value.isascii() for value in first.values())
     again = secrets.generate(site, {"secrets": {"bmc_ctl1": "kept", "extra": "also"}})["secrets"]
     assert again["bmc_ctl1"] == "kept" and again["extra"] == "also"
 
