@@ -565,6 +565,18 @@ def _resource_remedy(fault, probes, actions, notes):
     )
 
 
+def _highstate_waits(node, probes, site):
+    """Whether a booted data node's highstate waits for the database: no data
+    node reports a Primary component, the Galera plan has no action, and a
+    data node does not answer yet (the other server of a site power loss is
+    still booting). Its OpenStack states would only time out; the boot fault
+    is retried, and once every data node answers, Galera comes back first."""
+    plan = probes.get("galera")
+    return (node in site.data_nodes and bool(plan) and plan.get("primary") is False
+            and plan.get("action") not in GALERA_ACTIONS
+            and not set(site.data_nodes) <= set(probes["up"]))
+
+
 def _boot_galera_action(kind, node, plan):
     """The Galera action owed to a booted data node. With no Primary
     component anywhere (every mysqld stopped: a power loss of the site), the
@@ -607,6 +619,12 @@ def decide(faults, probes, site, settings):
                 notes.append(
                     f"{node} started but has no beacons configured: never deployed, so its "
                     f"start is the deploy's business (salt-run state.orchestrate orch.deploy)"
+                )
+                continue
+            if _highstate_waits(node, probes, site):
+                notes.append(
+                    f"{node} started with no Galera Primary component while a data node does "
+                    f"not answer yet: its highstate waits for the database; retried"
                 )
                 continue
             actions.append(
@@ -1012,7 +1030,10 @@ def _galera_plan(site, settings, up):
         )
     force = site.galera.get("force_bootstrap_node") or None
     try:
-        return _plan_function()(probes, list(nodes), force_node=force)
+        plan = dict(_plan_function()(probes, list(nodes), force_node=force))
+        # whether a data node reports a Primary component (_highstate_waits)
+        plan["primary"] = any(probes[node].get("cluster_status") == "Primary" for node in nodes)
+        return plan
     except (ValueError, RuntimeError) as exc:
         log.error("heal: no Galera plan: %s", exc)
         return None
@@ -1283,9 +1304,12 @@ def _round(settings, lock, faults):
             actions, notes = decide(flat, probes, site, settings)
             report["notes"] = notes
             for fault in flat:
-                if fault.component == "boot" and fault.node not in probes["up"]:
-                    # a node that just started may not answer yet: its boot
-                    # highstate is owed, so heal.retry takes it up again soon
+                if fault.component == "boot" and (
+                        fault.node not in probes["up"]
+                        or _highstate_waits(fault.node, probes, site)):
+                    # a node that just started may not answer yet, or its
+                    # highstate waits for Galera: its boot highstate is owed,
+                    # so heal.retry takes it up again soon
                     state.setdefault("deferred", {})[fault.kind] = {
                         "fault": fault.as_dict(), "not_before": started + settings.settle,
                     }

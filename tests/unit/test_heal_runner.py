@@ -570,6 +570,17 @@ def test_boot_after_a_site_power_loss_brings_galera_back_before_the_highstates(
     assert orchestrations.runs == ["orch.galera"]
 
 
+def test_boot_while_the_other_server_does_not_report_defers_the_highstate(
+        fired, fake, orchestrations):
+    fake.galera = {"ctl2": stopped(seqno=90)}
+    fake.up.discard("ctl1")  # the other server of a site power loss, still booting
+    run_event("salt/minion/ctl2/start", "ctl2", {"id": "ctl2"})
+    report = done(fired)[0]
+    assert report["actions"] == [] and fake.asked("state.apply") == []
+    assert any("waits for the database" in note for note in report["notes"]), report["notes"]
+    assert "boot/ctl2" in heal.status()["deferred"]
+
+
 def test_boot_of_a_node_never_deployed_is_the_deploys_business(fired, fake, orchestrations):
     fake.deployed.discard("ctl2")
     run_event("salt/minion/ctl2/start", "ctl2", {"id": "ctl2"})
