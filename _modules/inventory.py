@@ -128,7 +128,10 @@ def _text_list(value):
 
 # --------------------------------------------------------------------------
 # The schema. A field's kind is a value check, a mapping of fields, or a
-# _MapOf / _ListOf; ``about`` says what to set when the field is missing.
+# _MapOf / _ListOf; ``about`` says what to set when the field is missing;
+# ``default`` (documentation only: validation never reads it) is the value
+# the code uses when an optional field is not set. bin/pillar-reference
+# prints the schema as docs/pillar-reference.md.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,6 +139,7 @@ class _Field:
     kind: object
     about: str
     required: bool = True
+    default: object = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,13 +154,15 @@ class _ListOf:
     item: object
 
 
-def _optional(kind, about):
-    return _Field(kind, about, required=False)
+def _optional(kind, about, default=None):
+    return _Field(kind, about, required=False, default=default)
 
 
 _BMC = {
     "address": _Field(_ip, "the BMC (iDRAC) IP address"),
-    "port": _optional(_integer(1, 65535), f"the IPMI port (default {DEFAULT_BMC_PORT})"),
+    "port": _optional(
+        _integer(1, 65535), f"the IPMI port (default {DEFAULT_BMC_PORT})", DEFAULT_BMC_PORT
+    ),
     "username": _Field(_text, "the BMC user name"),
     "password_secret": _Field(_text, "the key under secrets: holding the BMC password"),
 }
@@ -356,6 +362,8 @@ def _ids_with_role(site, role):
 
 
 def _check_nodes(problems, site):
+    """Every role is a known one; a controller has a cluster_id; no two nodes share a
+    cluster_id; two nodes (at least) have the controller role."""
     cluster_ids = {}
     for node_id, node in site.get("nodes", {}).items():
         path = ("site", "nodes", node_id)
@@ -412,6 +420,9 @@ def _check_inside(problems, site, path, address, network_name):
 
 
 def _check_addresses(problems, site):
+    """The management gateway, every node address and every VIP lie inside
+    site:networks:management:cidr, every BMC address inside site:networks:bmc:cidr
+    (each when that network is set); no two nodes, VIPs or BMCs share an address."""
     gateway = site.get("networks", {}).get("management", {}).get("gateway")
     if gateway:
         _check_inside(
@@ -440,6 +451,8 @@ def _check_addresses(problems, site):
 
 
 def _check_quorum(problems, site):
+    """The quorum mode is witness or two_node; in mode witness, site:quorum:witness
+    names a node that has the witness role and is not a controller."""
     quorum = site.get("quorum", {})
     mode = quorum.get("mode")
     path = ("site", "quorum")
@@ -475,6 +488,9 @@ def _check_quorum(problems, site):
 
 
 def _check_fencing(problems, site):
+    """Quorum mode two_node needs fencing enabled; with fencing enabled,
+    delay_node (a controller) and delay_seconds are set and every controller has
+    bmc data."""
     fencing = site.get("fencing", {})
     path = ("site", "fencing")
     if fencing.get("enabled") is False and site.get("quorum", {}).get("mode") == "two_node":
@@ -508,6 +524,7 @@ def _check_fencing(problems, site):
 
 
 def _check_nas(problems, site):
+    """site:nas:node names a node that has the storage role."""
     nas_node = site.get("nas", {}).get("node")
     if nas_node is None or "nodes" not in site:
         return
@@ -524,6 +541,7 @@ def _check_nas(problems, site):
 
 
 def _check_disks(problems, site):
+    """Each Swift disk gives exactly one of device and file; a file needs size_gb."""
     for node_id, node in site.get("nodes", {}).items():
         for index, disk in enumerate(node.get("disks", {}).get("swift", [])):
             path = ("site", "nodes", node_id, "disks", "swift", index)
@@ -542,6 +560,8 @@ def _check_disks(problems, site):
 
 
 def _check_secrets(problems, site, secrets):
+    """When the secrets pillar is given: it is a mapping, and every node's
+    bmc:password_secret is a key in it."""
     if secrets is None:
         return
     if not isinstance(secrets, dict):
