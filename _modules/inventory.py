@@ -560,8 +560,8 @@ def _check_disks(problems, site):
 
 
 def _check_secrets(problems, site, secrets):
-    """When the secrets pillar is given: it is a mapping, and every node's
-    bmc:password_secret is a key in it."""
+    """When the secrets pillar is given: it is a mapping, no value starts
+    with '-', and every node's bmc:password_secret is a key in it."""
     if secrets is None:
         return
     if not isinstance(secrets, dict):
