@@ -32,6 +32,7 @@ RABBITMQ_ROLES = ("controller", "witness")
 SERVICE_KEYS = {
     "group", "pkgs", "database", "messaging", "identity", "apis", "config",
     "units", "db_sync", "uwsgi", "notifications", "roles", "settings", "secrets",
+    "start_after_identity",
 }
 # the roles whose nodes run a service unless its entry says `roles`
 DEFAULT_ROLES = ("controller",)

@@ -212,6 +212,29 @@ def test_the_agents_run_by_role(rendered, site, minion_id):
 
 
 @pytest.mark.parametrize("site, minion_id", CONTROLLERS)
+def test_the_notification_agent_starts_only_once_keystone_answers(rendered, site, minion_id):
+    """It loads its gnocchi:// publisher once, at start: after a site power
+    loss it came up before Keystone and sent Gnocchi nothing until restarted."""
+    high = rendered(site, minion_id, "ceilometer")
+    unit = "ceilometer-agent-notification"
+    dropin = state_args(high[f"openstack-ceilometer-identity-wait-{unit}"], "file")
+    assert dropin["name"] == f"/etc/systemd/system/{unit}.service.d/twin-cloud-identity.conf"
+    service = ini(dropin["contents"])["Service"]
+    vip = SITES[site][3]
+    assert service["ExecStartPre"].startswith("/usr/bin/curl ")
+    assert service["ExecStartPre"].endswith(f" http://{vip}:5000/v3")
+    assert "--fail" in service["ExecStartPre"] and "--retry-all-errors" in service["ExecStartPre"]
+    assert service["Restart"] == "on-failure"
+    running = state_args(high[f"openstack-ceilometer-unit-{unit}-running"], "service")
+    assert ("file", f"openstack-ceilometer-identity-wait-{unit}") in requisites(
+        running, "watch")
+    # the others publish to the bus: no wait
+    assert [sid for sid in high if "-identity-wait-" in sid] == [
+        f"openstack-ceilometer-identity-wait-{unit}",
+        f"openstack-ceilometer-identity-wait-{unit}-reloaded"]
+
+
+@pytest.mark.parametrize("site, minion_id", CONTROLLERS)
 def test_only_the_central_agent_coordinates_through_the_first_controllers_memcached(
         rendered, site, minion_id):
     high = rendered(site, minion_id, "ceilometer")
