@@ -63,10 +63,12 @@ class ApiReader(threading.Thread):
         self.last_ok = time.monotonic()
         self.longest = 0.0
         self.failures = 0
+        self.not_answering = []  # the URLs that did not answer in the last round
 
     def run(self):
         while not self.stopped.is_set():
-            ok = all([_answers(url) for url in self.urls])
+            self.not_answering = [url for url in self.urls if not _answers(url)]
+            ok = not self.not_answering
             now = time.monotonic()
             if ok:
                 self.longest = max(self.longest, now - self.last_ok)

@@ -32,6 +32,11 @@ def test_killing_the_vip_holder_leaves_the_apis_on_the_survivor(cloud):
         cloud.wait("the APIs answering through the VIP again, from the survivor", lambda: (
             time.monotonic() - killed > 5 and failover.holder() == survivor
             and reader.answering()), 180)
+    except AssertionError as exc:
+        pcs = cloud.exec(survivor, "pcs", "status", check=False)
+        raise AssertionError(
+            f"{exc}: VIP on {failover.holder()}, not answering: {reader.not_answering}\n"
+            f"pcs status on {survivor}:\n{pcs.stdout}{pcs.stderr}") from exc
     finally:
         gap = reader.stop()
     print(f"\nAPI gap after killing {holder} (VIP holder): {gap:.1f}s")
