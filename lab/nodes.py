@@ -13,6 +13,8 @@ import time
 import yaml
 
 from . import config
+from .aptrepo import LAB_PACKAGES
+from .image import chroot_mounts
 from .util import LabError, pid_alive, read_pid, run, say, wait_for
 
 NETWORK_FILE = """\
@@ -57,7 +59,7 @@ def prepare(node, image, repo, master_address, master_finger):
             ifname="host1", address=node.provider_address, prefixlen=lab.provider_prefixlen))
     (root / "etc" / "salt" / "minion_id").write_text(node.name)
     if "controller" in node.roles:
-        install_lab_packages(root, repo, LAB_CONTROLLER_PACKAGES)
+        install_lab_packages(root, repo, LAB_PACKAGES)
         install_nfs_mount_shim(root)
     (root / "etc" / "salt" / "minion.d" / "lab.conf").write_text(
         f"# written by the lab: the master on the lab bridge, pinned by fingerprint\n"
@@ -133,15 +135,11 @@ exec {NFS_HELPER}.distrib "$@"
 """
 
 
-LAB_CONTROLLER_PACKAGES = ("bindfs",)  # in aptrepo.LAB_PACKAGES
-
-
 def install_lab_packages(root, repo, packages):
     """Install the lab's own helpers (not the states' business) into a node's
     root from the local repository, once, before it first boots."""
     if all((root / "usr" / "bin" / name).exists() for name in packages):
         return
-    from .image import chroot_mounts  # pylint: disable=import-outside-toplevel
     target = root / config.APT_MOUNT.lstrip("/")
     target.mkdir(parents=True, exist_ok=True)
     run(["mount", "--bind", repo, target])
