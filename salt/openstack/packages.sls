@@ -34,6 +34,17 @@ openstack-packages-installed:
   pkg.installed:
     - pkgs: {{ pkgs | json }}
 
+{#- used by units started only once Keystone issues them a token (pattern
+    key start_after_identity) #}
+openstack-packages-keystone-token-wait:
+  file.managed:
+    - name: {{ salt['openstack.catalog']().token_wait }}
+    - source: salt://openstack/files/keystone-token-wait
+    - makedirs: True
+    - user: root
+    - group: root
+    - mode: '0755'
+
 openstack-packages-start-allowed:
   file.absent:
     - name: /usr/sbin/policy-rc.d

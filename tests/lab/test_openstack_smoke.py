@@ -25,8 +25,10 @@ def boot(lab, name, host=None):
     """Boot a server on the self-service network (on compute ``host`` if given);
     return (its id, seconds to ACTIVE, seconds to the marker in its console log)."""
     start = time.monotonic()
-    placement = ["--os-compute-api-version", "2.74", "--host", host] if host else []
-    server = lab.openstack(*placement, "server", "create", "--image", "smoke-guest",
+    # --host is an option of server create (compute API 2.74 and later)
+    version, placement = (["--os-compute-api-version", "2.74"], ["--host", host]) if host \
+        else ([], [])
+    server = lab.openstack(*version, "server", "create", *placement, "--image", "smoke-guest",
                            "--flavor", "smoke.tiny", "--network", "smoke-net", name,
                            "-f", "json")
 

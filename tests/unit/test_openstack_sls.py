@@ -239,14 +239,21 @@ def _services_rendered(rendered, site, minion_id):
 
 
 @pytest.mark.parametrize("site, minion_id", [("lab", "ctl1"), ("example", "r430-b")], ids=_ids)
-def test_every_uwsgi_dropin_is_followed_by_a_daemon_reload(rendered, site, minion_id):
+def test_every_unit_dropin_is_followed_by_a_daemon_reload(rendered, site, minion_id):
+    """uWSGI's and the identity wait's drop-ins: systemd ignores a new drop-in
+    of a loaded unit until a daemon-reload, and the unit restarts on both."""
     dropins = 0
     for name, high in _services_rendered(rendered, site, minion_id).items():
-        for sid in [s for s in high if s.startswith(f"openstack-{name}-uwsgi-")
-                    and s.endswith("-unit-dropin")]:
+        for sid, state in high.items():
+            if "file" not in state:
+                continue
+            path = state_args(state, "file").get("name", "")
+            match = re.match(r"/etc/systemd/system/(.+)\.service\.d/.+\.conf$", path)
+            if not match:
+                continue
             dropins += 1
-            unit = sid.removeprefix(f"openstack-{name}-uwsgi-").removesuffix("-unit-dropin")
-            reload_id = f"openstack-{name}-uwsgi-{unit}-unit-reloaded"
+            unit = match.group(1)
+            reload_id = f"{sid}-reloaded"
             args = state_args(high[reload_id], "cmd")
             assert args["name"] == "systemctl daemon-reload"
             assert args["onchanges"] == [{"file": sid}]
@@ -254,7 +261,7 @@ def test_every_uwsgi_dropin_is_followed_by_a_daemon_reload(rendered, site, minio
             if running in high:
                 watch = _requisite_ids(state_args(high[running], "service"), "watch")
                 assert {("file", sid), ("cmd", reload_id)} <= watch
-    assert dropins >= 5  # keystone, glance, placement, nova (2), neutron...
+    assert dropins >= 5  # keystone, glance, placement, nova (2), neutron, ceilometer...
 
 
 @pytest.mark.parametrize("site, minion_id", [("lab", "ctl1"), ("example", "r430-a")], ids=_ids)

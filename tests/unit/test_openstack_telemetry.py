@@ -220,19 +220,19 @@ def test_the_notification_agent_starts_only_once_keystone_answers(rendered, site
     dropin = state_args(high[f"openstack-ceilometer-identity-wait-{unit}"], "file")
     assert dropin["name"] == f"/etc/systemd/system/{unit}.service.d/twin-cloud-identity.conf"
     service = ini(dropin["contents"])["Service"]
-    script = state_args(high[f"openstack-ceilometer-identity-wait-{unit}-script"], "file")
+    script = state_args(high["openstack-packages-keystone-token-wait"], "file")
     assert service["ExecStartPre"] == (
         f"{script['name']} /etc/ceilometer/ceilometer.conf service_credentials 300")
     assert script["source"] == "salt://openstack/files/keystone-token-wait"
     assert service["Restart"] == "on-failure"
     running = state_args(high[f"openstack-ceilometer-unit-{unit}-running"], "service")
-    assert ("file", f"openstack-ceilometer-identity-wait-{unit}") in requisites(
-        running, "watch")
+    assert {("file", f"openstack-ceilometer-identity-wait-{unit}"),
+            ("file", "openstack-packages-keystone-token-wait")} <= set(requisites(
+        running, "watch"))
     # the others publish to the bus: no wait
     assert sorted(sid for sid in high if "-identity-wait-" in sid) == [
         f"openstack-ceilometer-identity-wait-{unit}",
-        f"openstack-ceilometer-identity-wait-{unit}-reloaded",
-        f"openstack-ceilometer-identity-wait-{unit}-script"]
+        f"openstack-ceilometer-identity-wait-{unit}-reloaded"]
 
 
 @pytest.mark.parametrize("site, minion_id", CONTROLLERS)
