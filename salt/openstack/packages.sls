@@ -33,6 +33,14 @@ openstack-packages-start-deferred:
 openstack-packages-installed:
   pkg.installed:
     - pkgs: {{ pkgs | json }}
+    {#- Debian's openstack-dashboard postinst (manage.py compress) now and
+        then fails on a stylesheet it parses fine the next time (pyScss
+        "Syntax error: Found 'inline-blo'", one controller of two in the
+        lab): the package is left half-configured and the next apt-get
+        install configures it again #}
+    - retry:
+        attempts: 3
+        interval: 5
 
 {#- used by units started only once Keystone issues them a token (pattern
     key start_after_identity) #}
@@ -45,9 +53,9 @@ openstack-packages-keystone-token-wait:
     - group: root
     - mode: '0755'
 
+{#- after the install, whatever its result (a failed install must not
+    leave package scripts unable to start anything for good) #}
 openstack-packages-start-allowed:
   file.absent:
     - name: /usr/sbin/policy-rc.d
-    - onchanges:
-      - pkg: openstack-packages-installed
 {%- endif %}

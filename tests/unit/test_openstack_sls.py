@@ -311,6 +311,22 @@ def test_fixed_id_system_users_are_created_only_when_absent(rendered):
     assert (nfs["uid"], nfs["gid"]) == (64080, 64080)
 
 
+def test_the_install_is_retried_and_package_scripts_may_start_units_again_whatever_its_result(
+        rendered):
+    high = rendered("lab", "ctl1", "openstack.packages")
+    install = state_args(high["openstack-packages-installed"], "pkg")
+    # a half-configured package (a postinst that failed once) is configured
+    # again by the next attempt
+    assert install["retry"]["attempts"] >= 2
+    allowed = state_args(high["openstack-packages-start-allowed"], "file")
+    assert allowed["name"] == "/usr/sbin/policy-rc.d"
+    assert not {"onchanges", "require", "onfail"} & set(allowed)
+    # it comes after the install in the file (Salt runs it in that order)
+    order = list(high)
+    assert order.index("openstack-packages-installed") < order.index(
+        "openstack-packages-start-allowed")
+
+
 # --- pillar/top.sls -------------------------------------------------------------------------------
 
 
