@@ -5,12 +5,12 @@ Minion keys are accepted only when the key the master holds has the same
 fingerprint as the key read from the node's own disk (no ``auto_accept``).
 """
 
-import json
 import os
 import pathlib
 import sys
 
 from adminbox import keys, master_conf
+from adminbox.bootstrap import answering
 from adminbox import roster as roster_mod
 from adminbox import wheelhouse as wheelhouse_mod
 from adminbox.files import write_if_changed
@@ -133,13 +133,7 @@ def accepted(name):
 
 def ping(names, timeout=5):
     """Which of ``names`` answer test.ping now."""
-    result = run(salt_cmd("salt", "-L", ",".join(names), "test.ping", "--out=json",
-                          "--static", f"--timeout={timeout}"), check=False, capture=True)
-    try:
-        answers = json.loads(result.stdout or "{}")
-    except ValueError:
-        return set()
-    return {name for name, ok in answers.items() if ok is True}
+    return answering(salt_cmd, names, timeout)
 
 
 def sync_extensions(names):
