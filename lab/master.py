@@ -74,13 +74,16 @@ def host_key(node):
     return " ".join(path.read_text().split()[:2])
 
 
-def write_ssh_files(site, nodes):
-    """salt-ssh's roster (every node of the inventory, and ``nodes`` beside
-    it) and known hosts (each of ``nodes`` whose sshd has a host key)."""
+def write_ssh_files(lab):
+    """salt-ssh's roster (every node of the inventory, and the bare node
+    while it exists) and known hosts (each node whose sshd has a host key,
+    read from its disk: the lab pins them as it pins minion keys)."""
     here = layout()
-    hosts = {**roster_mod.addresses(site), **{n.name: n.address for n in nodes}}
+    bare = config.bare_node(lab)
+    machines = [*lab.nodes, *([bare] if bare.dir.exists() else [])]
+    hosts = {**roster_mod.addresses(lab.site), **{n.name: n.address for n in machines}}
     write_if_changed(here.roster_file, roster_mod.render(roster_mod.entries(hosts, here.ssh_priv)))
-    keys_of = {n.address: key for n in nodes if (key := host_key(n))}
+    keys_of = {n.address: key for n in machines if (key := host_key(n))}
     write_if_changed(here.known_hosts_file, roster_mod.known_hosts(keys_of), mode=0o600)
 
 
