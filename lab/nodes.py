@@ -194,8 +194,15 @@ def install_lab_packages(root, repo, packages):
         return
     target = root / config.APT_MOUNT.lstrip("/")
     target.mkdir(parents=True, exist_ok=True)
-    run(["mount", "--bind", repo, target])
+    # no package script may start a service from the chroot: it would run in
+    # the host's network namespace (openssh-server's sshd on the host's port 22)
+    policy = root / "usr" / "sbin" / "policy-rc.d"
+    ours = not policy.exists()
+    if ours:
+        policy.write_text("#!/bin/sh\n# written by the lab while it installs packages\nexit 101\n")
+        policy.chmod(0o755)
     try:
+        run(["mount", "--bind", repo, target])
         with chroot_mounts(root):
             env = {"DEBIAN_FRONTEND": "noninteractive"}
             run(["chroot", root, "apt-get", "-q", "update"], quiet=True, env=env)
@@ -204,6 +211,8 @@ def install_lab_packages(root, repo, packages):
             run(["chroot", root, "apt-get", "clean"], quiet=True)
     finally:
         run(["umount", target], check=False)
+        if ours:
+            policy.unlink(missing_ok=True)
 
 
 def install_nfs_mount_shim(root):
