@@ -7,9 +7,8 @@
 """
 
 import argparse
-import sys
 
-from .errors import AdminError
+from .errors import run_command
 
 
 def cmd_setup(args):
@@ -42,9 +41,4 @@ def parser():
 
 
 def main(argv=None):
-    args = parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except AdminError as exc:
-        print(exc.code, file=sys.stderr)
-        return 2
+    return run_command(parser(), argv)

@@ -24,9 +24,10 @@
 import argparse
 import json
 import os
-import sys
 
 import yaml
+
+from adminbox.errors import run_command
 
 from . import (aptrepo, bmc, config, guest_image, image, master, network, nodes, processes,
                secrets)
@@ -327,9 +328,4 @@ def parser():
 
 
 def main(argv=None):
-    args = parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except LabError as exc:
-        print(exc.code, file=sys.stderr)
-        return 2
+    return run_command(parser(), argv)

@@ -6,13 +6,13 @@ import sys
 import time
 
 from adminbox import proc
+from adminbox.errors import AdminError
 
 
-class LabError(SystemExit):
+class LabError(AdminError):
     """A lab step failed; the message says what and what to do."""
 
-    def __init__(self, message):
-        super().__init__(f"lab: {message}")
+    prefix = "lab"
 
 
 def say(message):

@@ -10,7 +10,8 @@ import yaml
 
 from lab import config as lab_config
 
-from .sls import (REPO, SALT, load, minion_loaders, minion_opts, site_pillar,
+from .sls import (REPO, SALT, load, minion_loaders, minion_opts, render_error_expected,
+                  render_file, site_pillar,
                   state_args as _args, state_function as _function)
 
 DEFAULTS = load("salt/minion/defaults.yaml")
@@ -25,11 +26,8 @@ class Minion:
         return self.loaders.modules.state.show_sls(sls)
 
     def render_file(self, state):
-        args = _args(state, "file")
-        path = SALT / args["source"].removeprefix("salt://")
-        return self.loaders.modules.file.apply_template_on_contents(
-            path.read_text(), template="jinja", context=args.get("context") or {},
-            defaults=None, saltenv="base")
+        """Render the template a file.managed state names, with its context."""
+        return render_file(self.loaders, state)
 
 
 @pytest.fixture(scope="module")
@@ -124,15 +122,17 @@ def test_the_unit_runs_the_venvs_minion_and_restarts_on_change(minion):
 
 
 def test_no_fingerprint_no_minion(minion):
-    errors = minion("r430-a").show_sls("minion")
+    with render_error_expected():
+        errors = minion("r430-a").show_sls("minion")
     assert isinstance(errors, list), errors
     text = "\n".join(map(str, errors))
     assert "minion:master_finger: not set" in text and "bin/node-bootstrap" in text
 
 
 def test_no_admin_address_no_minion(minion):
-    errors = minion("r430-a", minion_pillar={"master_finger": FINGER}, admin=False).show_sls(
-        "minion")
+    with render_error_expected():
+        errors = minion("r430-a", minion_pillar={"master_finger": FINGER},
+                        admin=False).show_sls("minion")
     assert isinstance(errors, list), errors
     assert "site:admin:address: not set" in "\n".join(map(str, errors))
 
