@@ -10,9 +10,9 @@ import pathlib
 import sys
 
 from adminbox import keys, master_conf
-from adminbox.bootstrap import answering
 from adminbox import roster as roster_mod
 from adminbox import wheelhouse as wheelhouse_mod
+from adminbox.bootstrap import answering
 from adminbox.files import write_if_changed
 
 from . import config, image
