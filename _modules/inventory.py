@@ -193,6 +193,14 @@ _NODE = {
 
 _EXPORT = {"path": _Field(_path, "the exported directory on the NAS")}
 
+_ADMIN = {
+    "address": _Field(
+        _ip,
+        "the admin box's IP address on the management network: the salt-master "
+        "listens there and the minions connect to it",
+    ),
+}
+
 _SITE = {
     "name": _Field(_text, "a short name for the site"),
     "domain": _Field(_text, "the site's DNS domain"),
@@ -241,6 +249,10 @@ _SITE = {
         "the virtual IPs, at least api: {address, fqdn}",
     ),
     "nodes": _Field(_MapOf(_NODE), "the nodes, keyed by minion id"),
+    "admin": _optional(
+        _ADMIN,
+        "the admin box (address), where the salt-master runs; bin/admin-setup needs it",
+    ),
     "nas": _optional(
         {
             "node": _Field(_text, "the node id of the NAS"),
@@ -396,8 +408,10 @@ def _check_nodes(problems, site):
 
 
 def _addresses(site):
-    """Yield (key path, IP, kind) for every node, VIP and BMC address of the site."""
+    """Yield (key path, IP, kind) for every node, VIP, BMC and admin box address of the site."""
     nodes = site.get("nodes", {})
+    if "address" in site.get("admin", {}):
+        yield ("site", "admin", "address"), site["admin"]["address"], "admin"
     for node_id, node in nodes.items():
         if "address" in node:
             yield ("site", "nodes", node_id, "address"), node["address"], "node"
@@ -420,9 +434,10 @@ def _check_inside(problems, site, path, address, network_name):
 
 
 def _check_addresses(problems, site):
-    """The management gateway, every node address and every VIP lie inside
-    site:networks:management:cidr, every BMC address inside site:networks:bmc:cidr
-    (each when that network is set); no two nodes, VIPs or BMCs share an address."""
+    """The management gateway, the admin box, every node address and every VIP lie
+    inside site:networks:management:cidr, every BMC address inside
+    site:networks:bmc:cidr (each when that network is set); no two nodes, VIPs,
+    BMCs or the admin box share an address."""
     gateway = site.get("networks", {}).get("management", {}).get("gateway")
     if gateway:
         _check_inside(
@@ -446,7 +461,7 @@ def _check_addresses(problems, site):
             problems.add(
                 path,
                 f"{address} is already used by {_key(first_path)}; "
-                "every node, VIP and BMC address must be unique",
+                "every node, VIP, BMC and admin box address must be unique",
             )
 
 

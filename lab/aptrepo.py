@@ -41,8 +41,12 @@ def state_tree_packages(salt_dir=config.REPO / "salt"):
 
 
 # What the lab itself installs on its nodes, beside what the states install:
-# bindfs gives the controllers' NFS stand-in the NAS's all_squash (lab/nodes.py)
-LAB_PACKAGES = ("bindfs",)
+# bindfs gives the controllers' NFS stand-in the NAS's all_squash (lab/nodes.py);
+# openssh-server lets a node booted without Salt (`up --no-minion`, `bare up`)
+# be reached by salt-ssh for its first contact, as a real site's servers are.
+CONTROLLER_PACKAGES = ("bindfs",)
+SSH_PACKAGES = ("openssh-server",)
+LAB_PACKAGES = CONTROLLER_PACKAGES + SSH_PACKAGES
 
 
 def repo_dir():

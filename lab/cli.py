@@ -1,7 +1,10 @@
 """`python -m lab COMMAND`: turn this machine into the site, and break it.
 
-    up                 build (or reuse) the image and apt repository, start the
+    up [--no-minion]   build (or reuse) the image and apt repository, start the
                        networks, the BMCs, the salt-master and the nodes
+                       (--no-minion: nodes with sshd and no Salt, for salt-ssh)
+    bare up|down       one extra node outside the inventory, with sshd and no
+                       Salt: first contact (bin/node-bootstrap bare) on a running lab
     down               remove every machine, mount, bridge, rule and process
     status [--json]    nodes, addresses, power (from the BMCs), minions
     kill NODE          pull the plug (SIGKILL the whole machine)
@@ -21,9 +24,10 @@
 import argparse
 import json
 import os
-import sys
 
 import yaml
+
+from adminbox.errors import run_command
 
 from . import (aptrepo, bmc, config, guest_image, image, master, network, nodes, processes,
                secrets)
@@ -61,13 +65,21 @@ def cmd_up(args):
         if not processes.running("bmcd"):
             processes.spawn("bmcd", ["bmcd"], config.STATE / "bmcd.log")
         finger = master.start(lab)
+        admin_key = master.ssh_key()
         processes.remember("master", master.pid())
     with phases.phase("boot nodes"):
         for node in lab.nodes:
-            nodes.prepare(node, base, repo, lab.host_address, finger)
+            nodes.prepare(node, base, repo, lab.host_address, finger,
+                          minion=not args.no_minion, admin_key=admin_key)
             nodes.power_on(node)
         for node in lab.nodes:
             wait_for(f"{node.name} to boot", lambda n=node: _booted(n), 60)
+        master.write_ssh_files(lab)
+    if args.no_minion:
+        print(phases.report())
+        print("nodes up with sshd and without Salt; first contact: bin/node-bootstrap "
+              + " ".join(n.name for n in lab.nodes))
+        return 0
     with phases.phase("salt ready"):
         for node in lab.nodes:
             master.accept_by_fingerprint(node)
@@ -85,12 +97,48 @@ def _booted(node):
     return result.stdout.strip() in ("running", "degraded")
 
 
+def _sshd_active(node):
+    return nodes.exec_in(node, ["systemctl", "is-active", "ssh"], check=False).stdout.strip() == \
+        "active"
+
+
+def cmd_bare(args):
+    """The bare node: up (sshd, the admin box's key, no Salt) on the running
+    lab, or down (gone, its minion key deleted from the master)."""
+    require_root()
+    lab = config.load()
+    node = config.bare_node(lab)
+    if args.action == "down":
+        nodes.destroy(node)
+        if master.pid():
+            run(master.salt_cmd("salt-key", "-y", "-d", node.name), check=False, quiet=True)
+        master.write_ssh_files(lab)
+        print(f"{node.name}: removed")
+        return 0
+    if not master.pid():
+        raise LabError("the lab is not up: `python -m lab up` first (the bare node needs its "
+                       "bridge and master)")
+    base, _ = image.ensure_image()
+    repo, _ = aptrepo.ensure_repo(base)
+    image.wheels_dir()  # what salt/minion installs from (salt://salt-wheels)
+    master.write_config(lab)
+    nodes.prepare(node, base, repo, lab.host_address, None, minion=False,
+                  admin_key=master.ssh_key())
+    nodes.power_on(node)
+    wait_for(f"{node.name} to boot", lambda: _booted(node), 60)
+    wait_for(f"{node.name}'s sshd", lambda: _sshd_active(node), 30)
+    master.write_ssh_files(lab)
+    print(f"{node.name}: up at {node.address} with sshd and without Salt; "
+          f"first contact: bin/node-bootstrap {node.name}")
+    return 0
+
+
 def cmd_down(args):
     require_root()
     lab = config.load()
     master.stop() if master.pid() else None
     processes.end_all()
-    for node in lab.nodes:
+    for node in (*lab.nodes, config.bare_node(lab)):
         nodes.destroy(node)
     for pid in processes.stray_nspawns():
         os.kill(pid, 9)
@@ -239,7 +287,13 @@ def parser():
     p = argparse.ArgumentParser(prog="python -m lab", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("up", help="build and start the lab").set_defaults(func=cmd_up)
+    s = sub.add_parser("up", help="build and start the lab")
+    s.add_argument("--no-minion", action="store_true",
+                   help="boot the nodes with sshd and the admin box's key, without Salt")
+    s.set_defaults(func=cmd_up)
+    s = sub.add_parser("bare", help="an extra node without Salt, for a first contact")
+    s.add_argument("action", choices=["up", "down"])
+    s.set_defaults(func=cmd_bare)
     sub.add_parser("down", help="remove everything the lab made").set_defaults(func=cmd_down)
     s = sub.add_parser("status", help="nodes, power, minions")
     s.add_argument("--json", action="store_true")
@@ -274,9 +328,4 @@ def parser():
 
 
 def main(argv=None):
-    args = parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except LabError as exc:
-        print(exc.code, file=sys.stderr)
-        return 2
+    return run_command(parser(), argv)

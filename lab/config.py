@@ -65,6 +65,8 @@ class Lab:
         for node in self.nodes:
             if node.name == name:
                 return node
+        if name == BARE_NODE:
+            return bare_node(self)
         known = ", ".join(n.name for n in self.nodes)
         raise SystemExit(f"lab: no node named {name!r} (the lab has: {known})")
 
@@ -74,6 +76,7 @@ def load(path=SITE_PILLAR):
     site = yaml.safe_load(pathlib.Path(path).read_text())["site"]
     mgmt = ipaddress.ip_network(site["networks"]["management"]["cidr"])
     gateway = site["networks"]["management"].get("gateway") or str(next(mgmt.hosts()))
+    host = (site.get("admin") or {}).get("address") or gateway  # the admin box: this host
     provider = (site["networks"].get("provider") or {}).get("cidr")
     provider_net = ipaddress.ip_network(provider) if provider else None
     nodes = []
@@ -98,7 +101,7 @@ def load(path=SITE_PILLAR):
     return Lab(
         site=site,
         nodes=tuple(nodes),
-        host_address=gateway,
+        host_address=host,
         prefixlen=mgmt.prefixlen,
         provider_host_address=str(provider_net.network_address + 1) if provider_net else None,
         provider_prefixlen=provider_net.prefixlen if provider_net else None,
@@ -112,3 +115,21 @@ def digest(*parts):
         h.update(repr(part).encode())
         h.update(b"\0")
     return h.hexdigest()[:12]
+
+
+BARE_NODE = "bare"  # `python -m lab bare up`: a node outside the inventory, without Salt
+
+
+def bare_node(lab):
+    """The lab's spare node for first-contact tests: not in the inventory (no
+    roles, no BMC, not deployed), on the management bridge at the first free
+    address from .14 up, booted with sshd and without Salt."""
+    mgmt = ipaddress.ip_network(f"{lab.host_address}/{lab.prefixlen}", strict=False)
+    site = lab.site
+    used = {lab.host_address, *(n.address for n in lab.nodes),
+            *(n.bmc_address for n in lab.nodes if n.bmc_address),
+            *(vip.get("address") for vip in (site.get("vips") or {}).values())}
+    address = next(str(ip) for ip in mgmt.hosts()
+                   if int(ip) >= int(mgmt.network_address) + 14 and str(ip) not in used)
+    return Node(name=BARE_NODE, address=address, prefixlen=lab.prefixlen, roles=(),
+                bmc_address="", bmc_port=0, bmc_username="", bmc_secret="")

@@ -7,7 +7,8 @@ Nodes never write to it: each mounts an overlay on top (``lab.nodes``).
 import contextlib
 import shutil
 import subprocess
-import sys
+
+from adminbox import wheelhouse
 
 from . import config
 from .util import LabError, run, say
@@ -37,14 +38,15 @@ WantedBy=multi-user.target
 """
 
 
+def wheels_path():
+    """Where the wheels of the pinned Salt (and its dependencies) live."""
+    return config.CACHE / f"wheels-salt-{config.SALT_VERSION}"
+
+
 def wheels_dir():
-    """Wheels of the pinned Salt (and its dependencies), built on this host."""
-    path = config.CACHE / f"wheels-salt-{config.SALT_VERSION}"
-    if not (path / ".complete").exists():
-        say(f"building wheels for salt=={config.SALT_VERSION} into {path}")
-        path.mkdir(parents=True, exist_ok=True)
-        run([sys.executable, "-m", "pip", "wheel", "-q", "-w", path, f"salt=={config.SALT_VERSION}"])
-        (path / ".complete").touch()
+    """Wheels of the pinned Salt, built on this host (once)."""
+    path = wheels_path()
+    wheelhouse.ensure(path, config.SALT_VERSION, say=say, error=LabError)
     return path
 
 

@@ -1,18 +1,14 @@
 """The lab validates its pillar with the state tree's own validator
 (``_modules/inventory.py``), imported by path: one implementation for both."""
 
-import importlib.util
+from adminbox.pillar_dir import ext_module
 
 from . import config
 from .util import LabError
 
 
 def _module(name):
-    path = config.REPO / "_modules" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"twin_cloud_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return ext_module(name, config.REPO)
 
 
 def _inventory():

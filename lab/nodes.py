@@ -6,6 +6,7 @@ node's init with SIGKILL, which takes every process of the machine with it.
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -13,7 +14,7 @@ import time
 import yaml
 
 from . import config
-from .aptrepo import LAB_PACKAGES
+from .aptrepo import CONTROLLER_PACKAGES, SSH_PACKAGES
 from .image import chroot_mounts
 from .util import LabError, pid_alive, read_pid, run, say, wait_for
 
@@ -39,8 +40,13 @@ def is_mounted(path):
         return any(line.split()[1] == target for line in mounts)
 
 
-def prepare(node, image, repo, master_address, master_finger):
-    """Create the node's overlay (once) and write its identity into it."""
+def prepare(node, image, repo, master_address, master_finger, minion=True, admin_key=None):
+    """Create the node's overlay (once) and write its identity into it.
+
+    ``minion`` False: the node starts with no Salt at all (the image's is
+    removed from its overlay) but with sshd and ``admin_key`` (the admin box's
+    public key) in root's authorized_keys, as a real site's server before
+    its first contact through salt-ssh (salt/minion)."""
     for sub in ("upper", "work", "root"):
         (node.dir / sub).mkdir(parents=True, exist_ok=True)
     if not is_mounted(node.root):
@@ -57,16 +63,21 @@ def prepare(node, image, repo, master_address, master_finger):
         lab = config.load()
         (network / "20-provider.network").write_text(NETWORK_FILE.format(
             ifname="host1", address=node.provider_address, prefixlen=lab.provider_prefixlen))
-    (root / "etc" / "salt" / "minion_id").write_text(node.name)
     if "controller" in node.roles:
-        install_lab_packages(root, repo, LAB_PACKAGES)
+        install_lab_packages(root, repo, CONTROLLER_PACKAGES)
         install_nfs_mount_shim(root)
-    (root / "etc" / "salt" / "minion.d" / "lab.conf").write_text(
-        f"# written by the lab: the master on the lab bridge, pinned by fingerprint\n"
-        f"id: {node.name}\nmaster: {master_address}\nmaster_finger: '{master_finger}'\n"
-        f"log_level_logfile: info\n"
-        f"# retry auth quickly once the lab has accepted the key by fingerprint\n"
-        f"acceptance_wait_time: 2\nacceptance_wait_time_max: 5\n")
+    if minion:
+        (root / "etc" / "salt" / "minion_id").write_text(node.name)
+        (root / "etc" / "salt" / "minion.d" / "lab.conf").write_text(
+            f"# written by the lab: the master on the lab bridge, pinned by fingerprint\n"
+            f"id: {node.name}\nmaster: {master_address}\nmaster_finger: '{master_finger}'\n"
+            f"log_level_logfile: info\n"
+            f"# retry auth quickly once the lab has accepted the key by fingerprint\n"
+            f"acceptance_wait_time: 2\nacceptance_wait_time_max: 5\n")
+    else:
+        remove_salt(root)
+        install_lab_packages(root, repo, SSH_PACKAGES)
+        authorize(root, admin_key)
     # A lab node runs the host's kernel: no kernel package inside it (nova's
     # recommended libguestfs would pull one in, and build an initramfs, for
     # nothing); apt then leaves that optional branch out.
@@ -135,15 +146,63 @@ exec {NFS_HELPER}.distrib "$@"
 """
 
 
+# What the image's Salt is made of (lab/image.py customise): a node booted
+# without a minion has none of it.
+IMAGE_SALT = ("opt/salt", "usr/bin/salt-minion", "usr/bin/salt-call", "etc/salt",
+              "etc/systemd/system/salt-minion.service",
+              "etc/systemd/system/multi-user.target.wants/salt-minion.service")
+
+
+def remove_salt(root):
+    """Remove the image's Salt from a node's root (its overlay: the image
+    keeps it); return what was removed."""
+    removed = []
+    for rel in IMAGE_SALT:
+        path = root / rel
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        elif path.is_dir():
+            shutil.rmtree(path)
+        else:
+            continue
+        removed.append(rel)
+    return removed
+
+
+def authorize(root, public_key):
+    """Put the admin box's ssh ``public_key`` in root's authorized_keys."""
+    if not public_key:
+        raise LabError("a node without a minion needs the admin box's ssh key (master.ssh_key())")
+    ssh_dir = root / "root" / ".ssh"
+    ssh_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    ssh_dir.chmod(0o700)
+    keys = ssh_dir / "authorized_keys"
+    keys.write_text(f"{public_key.strip()}\n")
+    keys.chmod(0o600)
+
+
+def installed(root, package):
+    """Whether dpkg has ``package`` installed in ``root``."""
+    info = root / "var" / "lib" / "dpkg" / "info"
+    return (info / f"{package}.list").exists() or any(info.glob(f"{package}:*.list"))
+
+
 def install_lab_packages(root, repo, packages):
     """Install the lab's own helpers (not the states' business) into a node's
     root from the local repository, once, before it first boots."""
-    if all((root / "usr" / "bin" / name).exists() for name in packages):
+    if all(installed(root, name) for name in packages):
         return
     target = root / config.APT_MOUNT.lstrip("/")
     target.mkdir(parents=True, exist_ok=True)
-    run(["mount", "--bind", repo, target])
+    # no package script may start a service from the chroot: it would run in
+    # the host's network namespace (openssh-server's sshd on the host's port 22)
+    policy = root / "usr" / "sbin" / "policy-rc.d"
+    ours = not policy.exists()
+    if ours:
+        policy.write_text("#!/bin/sh\n# written by the lab while it installs packages\nexit 101\n")
+        policy.chmod(0o755)
     try:
+        run(["mount", "--bind", repo, target])
         with chroot_mounts(root):
             env = {"DEBIAN_FRONTEND": "noninteractive"}
             run(["chroot", root, "apt-get", "-q", "update"], quiet=True, env=env)
@@ -152,6 +211,8 @@ def install_lab_packages(root, repo, packages):
             run(["chroot", root, "apt-get", "clean"], quiet=True)
     finally:
         run(["umount", target], check=False)
+        if ours:
+            policy.unlink(missing_ok=True)
 
 
 def install_nfs_mount_shim(root):

@@ -2,16 +2,17 @@
 
 import contextlib
 import os
-import subprocess
 import sys
 import time
 
+from adminbox import proc
+from adminbox.errors import AdminError
 
-class LabError(SystemExit):
+
+class LabError(AdminError):
     """A lab step failed; the message says what and what to do."""
 
-    def __init__(self, message):
-        super().__init__(f"lab: {message}")
+    prefix = "lab"
 
 
 def say(message):
@@ -20,31 +21,13 @@ def say(message):
 
 def run(cmd, check=True, capture=False, env=None, input=None, quiet=False):
     """Run ``cmd`` (a list); raise :class:`LabError` with its output on failure."""
-    result = subprocess.run(
-        [str(c) for c in cmd],
-        check=False,
-        text=True,
-        input=input,
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.PIPE if (capture or quiet) else None,
-        stderr=subprocess.PIPE if (capture or quiet) else None,
-    )
-    if check and result.returncode != 0:
-        detail = ((result.stdout or "") + (result.stderr or "")).strip()[-3000:]
-        raise LabError(f"command failed ({result.returncode}): {' '.join(map(str, cmd))}\n{detail}")
-    return result
+    return proc.run(cmd, check=check, capture=capture, env=env, input=input, quiet=quiet,
+                    error=LabError)
 
 
 def wait_for(what, predicate, timeout, interval=0.5):
     """Poll ``predicate`` until it returns a true value; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise LabError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
+    return proc.wait_for(what, predicate, timeout, interval=interval, error=LabError)
 
 
 class Phases:

@@ -26,6 +26,9 @@ site:
     api:
       address: 10.77.0.10
       fqdn: cloud.lab.twin-cloud.test
+  # the admin box: this host, on the lab bridge (the salt-master binds it)
+  admin:
+    address: 10.77.0.1
   nodes:
     ctl1:
       roles: [controller, compute, network, object]

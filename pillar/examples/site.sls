@@ -24,6 +24,9 @@ site:
     api:
       address: 192.0.2.10
       fqdn: cloud.example.org
+  admin:                   # the admin box: the salt-master listens on this
+    address: 192.0.2.5     # management address (bin/admin-setup binds it), and
+                           # every minion connects to it
   nodes:
     r430-a:
       roles: [controller, compute, network, object]

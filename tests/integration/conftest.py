@@ -15,7 +15,7 @@ import salt._logging.impl
 import salt.utils.event
 import yaml
 
-from lab.master import reactor_map
+from adminbox.master_conf import reactor_map
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 MINION_ID = "ctl1"

@@ -141,3 +141,26 @@ def state_args(state, module=None):
         if isinstance(item, dict):
             args.update(item)
     return args
+
+
+def render_file(loaders, state):
+    """Render the template a file.managed ``state`` names (``salt://`` source
+    in the repo's state tree), with its context, through ``loaders``."""
+    args = state_args(state, "file")
+    path = SALT / args["source"].removeprefix("salt://")
+    return loaders.modules.file.apply_template_on_contents(
+        path.read_text(), template="jinja", context=args.get("context") or {},
+        defaults=None, saltenv="base")
+
+
+@contextlib.contextmanager
+def render_error_expected():
+    """Silence Salt's logger while a test renders an SLS that must refuse:
+    the render error comes back as the answer, it need not be logged too."""
+    salt_log = logging.getLogger("salt")
+    level = salt_log.level
+    salt_log.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        salt_log.setLevel(level)

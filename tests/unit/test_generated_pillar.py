@@ -13,7 +13,7 @@ import salt.runner
 import yaml
 from salt.exceptions import SaltInvocationError
 
-from lab import master as lab_master
+from adminbox import master_conf
 from tests.conftest import load_ext, load_utils
 
 generated_pillar = load_ext("utils", "generated_pillar")
@@ -186,4 +186,4 @@ def test_the_labs_master_serves_every_extension_folder():
     the lab links each ``_<kind>`` folder of the repo into them."""
     folders = {path.name for path in REPO.glob("_*") if path.is_dir()}
     assert "_utils" in folders
-    assert folders <= set(lab_master.EXTENSION_DIRS)
+    assert folders <= set(master_conf.EXTENSION_DIRS)

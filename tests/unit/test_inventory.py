@@ -234,6 +234,31 @@ CASES = [
         [("site:nodes:ctl2:bmc:address", "already used by site:nodes:ctl1:bmc:address")],
     ),
     (
+        "admin-not-an-address",
+        {"admin": {"address": "10.77.0.5/24"}},
+        [("site:admin:address", "not an IP address; write one address")],
+    ),
+    (
+        "admin-outside-mgmt",
+        {"admin": {"address": "10.78.0.5"}},
+        [("site:admin:address", "outside the management network 10.77.0.0/24")],
+    ),
+    (
+        "admin-is-a-node-address",
+        {"admin": {"address": "10.77.0.12"}},
+        [("site:nodes:ctl2:address", "already used by site:admin:address")],
+    ),
+    (
+        "admin-unknown-key",
+        {"admin": {"address": "10.77.0.5", "adress": "10.77.0.6"}},
+        [("site:admin", "unknown key(s) adress")],
+    ),
+    (
+        "admin-without-address",
+        {"admin": {}},
+        [("site:admin:address", "not set; set it to the admin box's IP address")],
+    ),
+    (
         "bmc-address-is-node-address",
         {"networks:bmc": DELETE, "nodes:ctl2:bmc:address": "10.77.0.12"},
         [("site:nodes:ctl2:bmc:address", "already used by site:nodes:ctl2:address")],

@@ -137,7 +137,8 @@ def test_the_fileserver_hides_everything_but_states_and_extensions():
     def ignored(rel):
         return any(r.search(rel) for r in hidden)
 
-    for rel in ("lab/cli.py", "tests/conftest.py", "pillar/top.sls", "etc/salt/master",
+    for rel in ("lab/cli.py", "adminbox/setup.py", "tests/conftest.py", "pillar/top.sls",
+                "etc/salt/master",
                 "README.md", "pyproject.toml", ".git/config"):
         assert ignored(rel), rel
     for rel in ("_modules/inventory.py", "_states/inventory.py", "base/init.sls", "top.sls"):
@@ -172,3 +173,94 @@ def test_changes_are_counted_across_every_orchestration_step():
     ]
     assert count_changes({"data": {"master_master": steps}}) == 2
     assert count_changes({"data": {}}) == 0
+
+
+# --- first contact: nodes without Salt, the bare node, salt-ssh's files -------------------------
+
+
+def test_a_node_without_a_minion_loses_the_images_salt_and_gets_the_admin_key(tmp_path):
+    root = tmp_path / "root"
+    for rel in ("opt/salt/bin/salt-minion", "etc/salt/minion.d/x.conf",
+                "etc/systemd/system/salt-minion.service", "etc/hostname"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("x")
+    (root / "usr/bin").mkdir(parents=True)
+    (root / "usr/bin/salt-call").symlink_to("/opt/salt/bin/salt-call")  # dangling: still removed
+    wants = root / "etc/systemd/system/multi-user.target.wants"
+    wants.mkdir(parents=True)
+    (wants / "salt-minion.service").symlink_to("/etc/systemd/system/salt-minion.service")
+    removed = nodes.remove_salt(root)
+    assert set(removed) == set(nodes.IMAGE_SALT) - {"usr/bin/salt-minion"}
+    assert not any((root / rel).exists() or (root / rel).is_symlink() for rel in nodes.IMAGE_SALT)
+    assert (root / "etc/hostname").exists()
+    assert nodes.remove_salt(root) == []
+    nodes.authorize(root, "ssh-ed25519 AAAA admin\n")
+    keys_file = root / "root/.ssh/authorized_keys"
+    assert keys_file.read_text() == "ssh-ed25519 AAAA admin\n"
+    assert keys_file.stat().st_mode & 0o777 == 0o600
+    assert (root / "root/.ssh").stat().st_mode & 0o777 == 0o700
+    with pytest.raises(SystemExit, match="needs the admin box's ssh key"):
+        nodes.authorize(root, None)
+
+
+def test_lab_packages_count_as_installed_by_dpkg(tmp_path):
+    info = tmp_path / "var/lib/dpkg/info"
+    info.mkdir(parents=True)
+    (info / "openssh-server.list").write_text("")
+    (info / "libfoo1:amd64.list").write_text("")
+    assert nodes.installed(tmp_path, "openssh-server") and nodes.installed(tmp_path, "libfoo1")
+    assert not nodes.installed(tmp_path, "bindfs")
+    assert set(aptrepo.SSH_PACKAGES) <= set(aptrepo.LAB_PACKAGES)
+    assert "openssh-server" in aptrepo.LAB_PACKAGES  # in the local repository
+
+
+def test_the_bare_node_is_outside_the_inventory_on_a_free_address():
+    lab = config.load()
+    bare = config.bare_node(lab)
+    assert bare.name == "bare" and bare.name not in lab.site["nodes"]
+    used = {lab.host_address, *(n.address for n in lab.nodes), *(n.bmc_address for n in lab.nodes),
+            *(v["address"] for v in lab.site["vips"].values())}
+    assert bare.address == "10.77.0.14" and bare.address not in used
+    assert bare.roles == () and not bare.bmc_address and bare.provider_address is None
+    assert lab.node("bare") == bare  # `python -m lab exec bare ...`
+    cmd = [str(c) for c in nodes.nspawn_command(bare, "/r")]
+    assert "-M" in cmd and "bare" in cmd and not any("/srv/lab-nas" in c for c in cmd)
+
+
+def test_the_admin_box_is_the_inventorys_admin_address():
+    lab = config.load()
+    assert lab.host_address == lab.site["admin"]["address"] == "10.77.0.1"
+
+
+def test_the_labs_roster_and_known_hosts(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "STATE", tmp_path)
+    monkeypatch.setattr(master, "MASTER_STATE", tmp_path / "master")
+    lab = config.load()
+    master.write_ssh_files(lab)
+    roster = yaml.safe_load((tmp_path / "master/roster").read_text())
+    assert set(roster) == {"ctl1", "ctl2", "nas"}
+    assert roster["ctl2"] == {"host": "10.77.0.12", "user": "root",
+                              "priv": str(tmp_path / "master/pki/ssh/id_ed25519")}
+    assert (tmp_path / "master/pki/ssh/known_hosts").read_text() == ""
+    key = tmp_path / "nodes/bare/root/etc/ssh/ssh_host_ed25519_key.pub"
+    key.parent.mkdir(parents=True)
+    key.write_text("ssh-ed25519 AAAAC3Nz root@bare\n")
+    master.write_ssh_files(lab)
+    roster = yaml.safe_load((tmp_path / "master/roster").read_text())
+    assert roster["bare"]["host"] == "10.77.0.14"
+    known = tmp_path / "master/pki/ssh/known_hosts"
+    assert known.read_text() == "10.77.0.14 ssh-ed25519 AAAAC3Nz\n"
+    assert known.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_labs_master_serves_the_wheelhouse_as_salt_wheels(tmp_path, monkeypatch):
+    wheels = tmp_path / "cache" / f"wheels-salt-{config.SALT_VERSION}"
+    wheels.mkdir(parents=True)
+    monkeypatch.setattr(config, "CACHE", tmp_path / "cache")
+    conf = master.local_conf("10.77.0.1", [tmp_path / "site"], tmp_path / "state")
+    assert not (tmp_path / "state/extensions/salt-wheels").exists()  # not built yet
+    (wheels / ".complete").touch()
+    conf = master.local_conf("10.77.0.1", [tmp_path / "site"], tmp_path / "state")
+    assert (tmp_path / "state/extensions/salt-wheels").resolve() == wheels
+    assert conf["roster_file"] == str(tmp_path / "state/roster")
+    assert conf["ssh_priv"] == str(tmp_path / "state/pki/ssh/id_ed25519")

@@ -4,12 +4,12 @@ implementation, what the controllers mount or check, the files written, and
 the clear refusals for bad data."""
 
 import copy
-import logging
 import re
 
 import pytest
 
-from .sls import (REPO, SALT, load, minion_loaders, minion_opts, state_args as _args,
+from .sls import (REPO, SALT, load, minion_loaders, minion_opts, render_error_expected,
+                  render_file, state_args as _args,
                   state_function as _function)
 
 SITE = load("lab/pillar/site.sls")
@@ -31,11 +31,7 @@ class Minion:
 
     def render_file(self, state):
         """Render the template a file.managed state names, with its context."""
-        args = _args(state, "file")
-        path = SALT / args["source"].removeprefix("salt://")
-        return self.loaders.modules.file.apply_template_on_contents(
-            path.read_text(), template="jinja", context=args.get("context") or {},
-            defaults=None, saltenv="base")
+        return render_file(self.loaders, state)
 
 
 @pytest.fixture(scope="module")
@@ -303,13 +299,8 @@ def test_init_applies_by_role(minion):
 
 
 def _error(minion_id, minion, sls, overrides=None, site=None):
-    salt_log = logging.getLogger("salt")
-    level = salt_log.level
-    salt_log.setLevel(logging.CRITICAL + 1)  # the render error is expected: not logged
-    try:
+    with render_error_expected():
         ret = minion(minion_id, overrides, site).show_sls(sls)
-    finally:
-        salt_log.setLevel(level)
     assert isinstance(ret, list), ret  # render errors come back as a list of lines
     return "\n".join(ret)
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .sls import (REPO, SALT, load, minion_loaders, minion_opts, state_args as _args,
+from .sls import (REPO, SALT, load, minion_loaders, minion_opts, render_file, state_args as _args,
                   state_function as _function)
 
 COOKIE = "cookie-value-never-rendered"
@@ -36,11 +36,7 @@ class Minion:
 
     def render_file(self, state):
         """Render the template a file.managed state names, with its context."""
-        args = _args(state, "file")
-        path = SALT / args["source"].removeprefix("salt://")
-        return self.loaders.modules.file.apply_template_on_contents(
-            path.read_text(), template="jinja", context=args.get("context") or {},
-            defaults=None, saltenv="base")
+        return render_file(self.loaders, state)
 
 
 @pytest.fixture(scope="module")
