@@ -1,5 +1,6 @@
-"""The lab validates its pillar with the state tree's own validator
-(``_modules/inventory.py``), imported by path: one implementation for both."""
+"""The lab uses the state tree's own code, imported by path: the validator
+(``_modules/inventory.py``) and the secrets file (``_utils/secrets_file.py``,
+which ``salt-run secrets.init`` uses too): one implementation for both."""
 
 import importlib.util
 
@@ -7,23 +8,17 @@ from . import config
 from .util import LabError
 
 
-def _module(name):
-    path = config.REPO / "_modules" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"twin_cloud_{name}", path)
+def project_module(folder, name):
+    """``<repo>/<folder>/<name>.py`` (e.g. ``_modules``, ``inventory``), imported by path."""
+    path = config.REPO / folder / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"twin_cloud{folder}_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 def _inventory():
-    return _module("inventory")
-
-
-def openstack_secret_names():
-    """The secrets the OpenStack catalog needs (``_modules/openstack.py``)."""
-    openstack = _module("openstack")
-    catalog = openstack.build_catalog(lambda path: (config.REPO / "salt" / path).read_text())
-    return openstack.secret_names(catalog)
+    return project_module("_modules", "inventory")
 
 
 def validate_site_file(path):

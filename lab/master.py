@@ -18,6 +18,8 @@ from .util import LabError, read_pid, run, say, wait_for
 CONFIG_DIR = config.REPO / "etc" / "salt"
 LOCAL_CONF = CONFIG_DIR / "master.d" / "local.conf"
 MASTER_STATE = config.STATE / "master"
+# the master's gpg_keydir: the key the secrets pillar is encrypted to
+GPG_KEYDIR = MASTER_STATE / "gpgkeys"
 BIN = pathlib.Path(sys.executable).parent
 
 
@@ -70,6 +72,8 @@ def local_conf(interface, pillar_dirs, state_dir):
         # the first pillar directory is the lab's own (generated secrets, keys)
         "twin_cloud_generated_pillar": str(pillar_dirs[0]),
         "twin_cloud_clouds_yaml": str(config.STATE / "clouds.yaml"),
+        # Salt's gpg renderer decrypts the secrets pillar with this keyring
+        "gpg_keydir": str(state_dir / "gpgkeys"),
     }
 
 
