@@ -4,14 +4,14 @@ the whole HA layer, and a second deploy changes nothing."""
 import json
 
 import pytest
-import yaml
+
+from lab import secrets as lab_secrets
 
 from .conftest import STATE, changed_states, failed_states
 
 pytestmark = pytest.mark.lab
 
 CONTROLLERS = ("ctl1", "ctl2")
-SECRETS = STATE / "pillar" / "secrets.sls"  # the lab's generated secrets pillar
 VIP = "10.77.0.10"
 
 
@@ -75,7 +75,7 @@ def test_no_secret_in_the_deploy_output(deployed):
     """The whole output of the deploy from bare nodes (every state of every
     node, OpenStack's included) names no secret of the site's pillar."""
     text = json.dumps(deployed["states"])
-    values = yaml.safe_load(SECRETS.read_text())["secrets"]
+    values = lab_secrets.load()
     assert len(values) > 30, sorted(values)
     found = sorted(name for name, value in values.items() if str(value) in text)
     assert not found, f"secret values in the deploy output: {found}"
