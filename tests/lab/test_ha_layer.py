@@ -7,7 +7,7 @@ import pytest
 
 from lab import secrets as lab_secrets
 
-from .conftest import STATE, changed_states, failed_states
+from .conftest import changed_states, failed_states
 
 pytestmark = pytest.mark.lab
 
@@ -79,6 +79,24 @@ def test_no_secret_in_the_deploy_output(deployed):
     assert len(values) > 30, sorted(values)
     found = sorted(name for name, value in values.items() if str(value) in text)
     assert not found, f"secret values in the deploy output: {found}"
+
+
+def test_no_secret_in_the_masters_event_stream_during_the_deploy(deployed):
+    """Every event the master's bus carried during the deploy from bare nodes
+    (jobs published and returned, the orchestration's runner events, beacons,
+    presence) names no secret value; the capture did see the deploy's jobs."""
+    text = deployed["events"].read_text()
+    events = [line.split("\t", 1) for line in text.splitlines() if "\t" in line]
+    tags = [tag for tag, _ in events]
+    assert any(tag.startswith("salt/run/") for tag in tags), tags[:20]
+    returned = {tag.rsplit("/", 1)[-1] for tag, data in events
+                if tag.startswith("salt/job/") and "/ret/" in tag
+                and json.loads(data).get("fun") == "state.sls"}
+    assert returned >= {"ctl1", "ctl2", "nas"}, (returned, len(events))
+    values = lab_secrets.load()
+    assert len(values) > 30, sorted(values)
+    found = sorted(name for name, value in values.items() if str(value) in text)
+    assert not found, f"secret values in the master's event stream: {found}"
 
 
 def test_a_second_deploy_changes_nothing(lab, deployed):
