@@ -10,9 +10,9 @@ import pathlib
 import pytest
 import yaml
 
-from tests.conftest import load_ext
+from tests.conftest import load_ext, message_to_another_key
 
-from .conftest import REPO, SITE
+from .conftest import SITE, repo_master
 
 secrets_file = load_ext("utils", "secrets_file")
 MINION_ID = "ctl2"  # a node of the inventory: pillar/top.sls-style targeting by id
@@ -32,19 +32,9 @@ def gpg_master(salt_factories, repo_root, keydir, tmp_path_factory):
                                     "    - secrets\n")
     (pillar / "site.sls").write_text(yaml.safe_dump({"site": SITE}))
     generated = tmp_path_factory.mktemp("gpg-generated")
-    master_conf = yaml.safe_load((REPO / "etc" / "salt" / "master").read_text())
-    overrides = {
-        "file_roots": {"base": [str(REPO / "salt"), str(repo_root)]},
-        "file_ignore_regex": master_conf["file_ignore_regex"],
-        "pillar_roots": {"base": [str(generated), str(pillar)]},
-        "twin_cloud_generated_pillar": str(generated),
-        "gpg_keydir": str(keydir),
-    }
-    factory = salt_factories.salt_master_daemon("gpg-master", overrides=overrides)
-    with factory.started():
-        ret = factory.salt_run_cli().run("saltutil.sync_all")
-        assert ret.returncode == 0, ret
-        assert "runners.secrets" in ret.data["runners"], ret.data
+    with repo_master(salt_factories, "gpg-master", repo_root, [generated, pillar], "secrets",
+                     twin_cloud_generated_pillar=str(generated),
+                     gpg_keydir=str(keydir)) as factory:
         yield factory
 
 
@@ -103,12 +93,7 @@ def test_a_value_the_master_cannot_decrypt_is_a_pillar_error(made, minion, tmp_p
     """gpg_decrypt_must_succeed (Salt's default): the minion gets a pillar
     error (the master's log says why: no secret key), never the message in
     place of the value."""
-    other = tmp_path_factory.mktemp("o") / "gpgkeys"
-    try:
-        key, _ = secrets_file.ensure_keyring(other)
-        message = secrets_file.encrypt(other, key, "fromAnotherKey")
-    finally:
-        secrets_file.stop_agent(other)
+    message = message_to_another_key(tmp_path_factory, "fromAnotherKey")
     path = pathlib.Path(made.data["path"])
     kept = path.read_text()
     secrets_file.write(path, secrets_file.render({"glance_db_password": message}))

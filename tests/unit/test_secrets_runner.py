@@ -18,7 +18,7 @@ import yaml
 from salt.exceptions import SaltInvocationError
 
 from lab import secrets as lab_secrets
-from tests.conftest import load_ext, load_utils
+from tests.conftest import load_ext, load_utils, message_to_another_key
 
 from .sls import SALT, minion_loaders, minion_opts, site_pillar, state_args
 
@@ -192,12 +192,7 @@ def test_init_refuses_a_file_of_another_shape(path, doc, match):
 
 
 def test_a_value_encrypted_to_another_key_is_named_with_the_fix(keydir, path, tmp_path_factory):
-    other = tmp_path_factory.mktemp("o") / "gpgkeys"
-    try:
-        key, _ = secrets_file.ensure_keyring(other)
-        message = secrets_file.encrypt(other, key, "fromAnotherKey")
-    finally:
-        secrets_file.stop_agent(other)
+    message = message_to_another_key(tmp_path_factory, "fromAnotherKey")
     path.parent.mkdir(parents=True)
     secrets_file.write(path, secrets_file.render({"nova_db_password": message}))
     with pytest.raises(SaltInvocationError, match=r"secrets:nova_db_password: cannot be "
