@@ -590,8 +590,9 @@ def _check_secrets(problems, site, secrets):
             problems.add(
                 ("secrets", name),
                 "starts with '-', which command-line tools it is handed to (rabbitmqctl "
-                "add_user) read as an option; replace it with a value of letters and digits "
-                "(python -m lab secrets --site <site pillar file> prints a full set)",
+                "add_user) read as an option; delete it from the secrets file and run "
+                "`salt-run secrets.init` on the master, which makes a new one of letters and "
+                "digits",
             )
     for node_id, node in site.get("nodes", {}).items():
         name = node.get("bmc", {}).get("password_secret")

@@ -219,7 +219,7 @@ class _Secrets(dict):
     def __missing__(self, key):
         raise SaltInvocationError(
             f"secrets:{key}: missing; add `{key}: <random value>` to the secrets pillar "
-            f"(`python -m lab secrets --site FILE` prints a complete one)"
+            f"(on the master, `salt-run secrets.init` adds every missing secret, encrypted)"
         )
 
 

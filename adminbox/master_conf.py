@@ -39,6 +39,7 @@ class Layout:
     roster_file: pathlib.Path
     ssh_priv: pathlib.Path
     known_hosts_file: pathlib.Path
+    gpg_keydir: pathlib.Path
     fileserver_dir: pathlib.Path
     generated_pillar: pathlib.Path
     clouds_yaml: pathlib.Path
@@ -58,6 +59,7 @@ class Layout:
             roster_file=state / "roster",
             ssh_priv=state / "pki" / "ssh" / "id_ed25519",
             known_hosts_file=state / "pki" / "ssh" / "known_hosts",
+            gpg_keydir=state / "gpgkeys",
             fileserver_dir=state / "extensions",
             generated_pillar=pathlib.Path(generated_pillar),
             clouds_yaml=pathlib.Path(clouds_yaml),
@@ -80,6 +82,7 @@ class Layout:
             roster_file=root / "etc" / "salt" / "roster",
             ssh_priv=pki / "ssh" / "id_ed25519",
             known_hosts_file=pki / "ssh" / "known_hosts",
+            gpg_keydir=root / "etc" / "salt" / "gpgkeys",
             fileserver_dir=root / "var" / "lib" / "twin-cloud" / "fileserver",
             generated_pillar=root / "var" / "lib" / "twin-cloud" / "pillar",
             clouds_yaml=root / "etc" / "openstack" / "clouds.yaml",
@@ -145,6 +148,9 @@ def local_conf(repo, interface, pillar_dirs, layout, extra=None):
         "ssh_priv": str(layout.ssh_priv),
         "known_hosts_file": str(layout.known_hosts_file),
         "ssh_log_file": str(layout.ssh_log_file),
+        # Salt's gpg renderer decrypts the secrets pillar with this keyring
+        # (salt-run secrets.init makes it)
+        "gpg_keydir": str(layout.gpg_keydir),
     }
     conf.update(extra or {})
     return conf

@@ -13,10 +13,11 @@ from .errors import AdminError
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
 
-def ext_module(name, repo=REPO):
-    """``<repo>/_modules/<name>.py``, imported by path (no Salt loader)."""
-    path = pathlib.Path(repo) / "_modules" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"twin_cloud_{name}", path)
+def ext_module(name, repo=REPO, folder="_modules"):
+    """``<repo>/<folder>/<name>.py`` (``_modules``, ``_utils``...), imported by
+    path (no Salt loader)."""
+    path = pathlib.Path(repo) / folder / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"twin_cloud{folder}_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -43,12 +44,19 @@ def load(directory, repo=REPO):
     """
     directory = pathlib.Path(directory)
     site_file, secrets_file = directory / "site.sls", directory / "secrets.sls"
-    for path, how in ((site_file, "copy pillar/examples/site.sls and edit it"),
-                      (secrets_file, f"python -m lab secrets --site {site_file} > {secrets_file}; "
-                                     f"chmod 600 {secrets_file}")):
-        if not path.is_file():
-            raise AdminError(f"{path}: missing; make it: {how}")
-    secrets = _yaml_file(secrets_file, "secrets")["secrets"]
+    if not site_file.is_file():
+        raise AdminError(f"{site_file}: missing; make it: copy pillar/examples/site.sls and "
+                         f"edit it")
+    if secrets_file.exists():
+        # the pillar directory comes first in pillar_roots: this file would
+        # hide the encrypted one the master generates
+        raise AdminError(
+            f"{secrets_file}: the secrets do not live in the site's pillar directory; they "
+            f"are kept encrypted to the master's key in the master's generated pillar "
+            f"(twin_cloud_generated_pillar), made by `salt-run secrets.init` once this "
+            f"setup is done. Move this file there (it encrypts the values it finds in clear): "
+            f"mv {secrets_file} <generated pillar>/secrets.sls, then run bin/admin-setup again")
+    secrets = None
     inventory = ext_module("inventory", repo)
     problems = inventory.validate_site_text(site_file.read_text(), secrets)
     site = (yaml.safe_load(site_file.read_text()) or {}).get("site") if not problems else None

@@ -3,7 +3,8 @@
 site, from the site's pillar directory.
 
 Refuses, before writing anything, a pillar the inventory refuses (or one
-without ``site:admin:address``), secrets that group or other may read, and
+without ``site:admin:address``), a secrets file in the site's directory (the
+secrets are made encrypted by ``salt-run secrets.init``, after this), and
 file roots, reactor, master config or pillar that group or other may write.
 Then writes, idempotently, and says what changed: the master's
 ``etc/salt/master.d/local.conf`` (``master_conf.local_conf``, as the lab's),
@@ -61,7 +62,6 @@ def setup(site_dir, repo=REPO, layout=None, conf_path=None, wheels=None, say=pri
     conf_path = pathlib.Path(conf_path or repo / "etc" / "salt" / "master.d" / "local.conf")
     # --- refuse first: nothing is written before these pass
     site, settings = pillar_dir.load(site_dir, repo)
-    permissions.check_private(site_dir / "secrets.sls")
     version = minion_defaults(repo)["version"]
     from_master = minion_source(repo, settings).startswith("salt://")
     wheels = pathlib.Path(wheels or default_wheelhouse(version)) if from_master else None

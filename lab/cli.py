@@ -17,13 +17,15 @@
     bench deploy       deploy time from bare nodes and idempotent re-run (medians)
     bench heal         fault (or power-on) to all green, per healing scenario (medians)
     bench failover     API gap through the VIP when its holder is killed (medians)
-    secrets            print a fresh secrets pillar for the lab's site
+    secrets            print a new encrypted secrets pillar for a site
     guest-image        build (or reuse) the tiny guest disk image; print its path
 """
 
 import argparse
 import json
 import os
+
+import pathlib
 
 import yaml
 
@@ -32,8 +34,6 @@ from adminbox.errors import run_command
 from . import (aptrepo, bmc, config, guest_image, image, master, network, nodes, processes,
                secrets)
 from .util import LabError, Phases, run, say, wait_for
-
-SECRETS_FILE = config.STATE / "pillar" / "secrets.sls"
 
 
 def require_root():
@@ -61,7 +61,7 @@ def cmd_up(args):
     phases.times[-1] = ("apt repo (built)" if built else "apt repo (cached)", phases.times[-1][1])
     with phases.phase("network, BMCs, master"):
         network.up(lab)
-        passwords = secrets.ensure_file(lab.site, SECRETS_FILE)
+        secrets.ensure_file(lab.site)
         if not processes.running("bmcd"):
             processes.spawn("bmcd", ["bmcd"], config.STATE / "bmcd.log")
         finger = master.start(lab)
@@ -87,7 +87,6 @@ def cmd_up(args):
         wait_for("every minion to answer test.ping",
                  lambda: master.ping(names) == set(names), 120, interval=1)
         master.sync_extensions(names)
-    del passwords
     print(phases.report())
     return 0
 
@@ -144,6 +143,7 @@ def cmd_down(args):
         os.kill(pid, 9)
     unmount_under(config.STATE, config.CACHE / "apt" / "work")
     network.down()
+    secrets.stop_agent()
     run(["rm", "-rf", "--one-file-system", config.STATE], check=False)
     master.LOCAL_CONF.unlink(missing_ok=True)
     say("lab is down")
@@ -159,18 +159,12 @@ def unmount_under(*roots):
             run(["umount", "-l", target], check=False)
 
 
-def _passwords():
-    if not SECRETS_FILE.exists():
-        raise LabError("the lab is not up (no secrets yet): run `python -m lab up`")
-    return yaml.safe_load(SECRETS_FILE.read_text())["secrets"]
-
-
 def bmc_power(node, state=None):
     """Ask the node's BMC for (or set) its power state, with ipmitool over
     lanplus as an operator would; the password goes through the environment."""
     base = ["ipmitool", "-I", "lanplus", "-H", node.bmc_address, "-p", str(node.bmc_port),
             "-U", node.bmc_username, "-E", "chassis", "power"]
-    env = {"IPMI_PASSWORD": _passwords()[node.bmc_secret]}
+    env = {"IPMI_PASSWORD": secrets.load()[node.bmc_secret]}
     if state:
         run(base + [state], env=env, quiet=True)
     out = run(base + ["status"], env=env, capture=True).stdout
@@ -250,7 +244,7 @@ def cmd_exec(args):
 
 def cmd_bmcd(args):
     lab = config.load()
-    bmc.serve(lab, _passwords())
+    bmc.serve(lab, secrets.load())
     return 0
 
 
@@ -273,8 +267,12 @@ def cmd_bench(args):
 
 
 def cmd_secrets(args):
+    """A new secrets file for a site, every value encrypted to the key of
+    ``--keydir`` (default: the lab master's; a site's own master makes its
+    file with `salt-run secrets.init`)."""
     site = yaml.safe_load(open(args.site or config.SITE_PILLAR))["site"]
-    print(yaml.safe_dump(secrets.generate(site)), end="")
+    keydir = pathlib.Path(args.keydir) if args.keydir else secrets.KEYDIR
+    print(secrets.encrypted_text(site, keydir), end="")
     return 0
 
 
@@ -319,8 +317,10 @@ def parser():
     s.add_argument("what", choices=["deploy", "heal", "failover"])
     s.add_argument("--runs", type=int, default=3)
     s.set_defaults(func=cmd_bench)
-    s = sub.add_parser("secrets", help="print a fresh secrets pillar")
+    s = sub.add_parser("secrets", help="print a new encrypted secrets pillar")
     s.add_argument("--site", help="site pillar file (default: the lab's)")
+    s.add_argument("--keydir", help="GPG keyring to encrypt to, made if absent "
+                   f"(default: the lab master's, {secrets.KEYDIR})")
     s.set_defaults(func=cmd_secrets)
     sub.add_parser("guest-image", help="build the tiny guest disk image, print its path"
                    ).set_defaults(func=cmd_guest_image)

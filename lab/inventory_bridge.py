@@ -1,5 +1,6 @@
-"""The lab validates its pillar with the state tree's own validator
-(``_modules/inventory.py``), imported by path: one implementation for both."""
+"""The lab uses the state tree's own code, imported by path: the validator
+(``_modules/inventory.py``) and the secrets file (``_utils/secrets_file.py``,
+which ``salt-run secrets.init`` uses too): one implementation for both."""
 
 from adminbox.pillar_dir import ext_module
 
@@ -7,19 +8,13 @@ from . import config
 from .util import LabError
 
 
-def _module(name):
-    return ext_module(name, config.REPO)
+def project_module(folder, name):
+    """``<repo>/<folder>/<name>.py`` (e.g. ``_modules``, ``inventory``), imported by path."""
+    return ext_module(name, config.REPO, folder)
 
 
 def _inventory():
-    return _module("inventory")
-
-
-def openstack_secret_names():
-    """The secrets the OpenStack catalog needs (``_modules/openstack.py``)."""
-    openstack = _module("openstack")
-    catalog = openstack.build_catalog(lambda path: (config.REPO / "salt" / path).read_text())
-    return openstack.secret_names(catalog)
+    return project_module("_modules", "inventory")
 
 
 def validate_site_file(path):

@@ -21,6 +21,8 @@ from .util import LabError, read_pid, run, say, wait_for
 CONFIG_DIR = config.REPO / "etc" / "salt"
 LOCAL_CONF = CONFIG_DIR / "master.d" / "local.conf"
 MASTER_STATE = config.STATE / "master"
+# the master's gpg_keydir: the key the secrets pillar is encrypted to
+GPG_KEYDIR = MASTER_STATE / "gpgkeys"
 BIN = pathlib.Path(sys.executable).parent
 
 

@@ -42,6 +42,18 @@ def load_utils(*names):
     return utils
 
 
+def message_to_another_key(tmp_path_factory, value):
+    """``value`` as a GPG message to a key of a keyring made for it (not the
+    master's), with ``_utils/secrets_file.py``."""
+    secrets_file = load_ext("utils", "secrets_file")
+    keydir = tmp_path_factory.mktemp("o") / "gpgkeys"
+    try:
+        key, _ = secrets_file.ensure_keyring(keydir)
+        return secrets_file.encrypt(keydir, key, value)
+    finally:
+        secrets_file.stop_agent(keydir)
+
+
 @pytest.fixture(scope="session")
 def repo_root():
     return REPO

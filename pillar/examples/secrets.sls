@@ -1,6 +1,10 @@
 # Secrets of a site: targeted by minion id (pillar/top.sls), never by grains.
-# Generate a fresh one with `python -m lab secrets > secrets.sls` and keep it
-# readable by root only on the admin box.
+# The names a site needs, in clear for reading. A site's real file is written
+# on the admin box by `salt-run secrets.init` (secrets.sls in the master's
+# twin_cloud_generated_pillar, mode 0600): first line `#!yaml|gpg`, every
+# value GPG-encrypted to the master's key (gpg_keydir). A value that must be
+# a given one (an iDRAC's password) goes in clear into that file, then
+# `salt-run secrets.init` encrypts it; a CHANGE-ME left there is refused.
 secrets:
   idrac_r430_a: CHANGE-ME
   idrac_r430_b: CHANGE-ME

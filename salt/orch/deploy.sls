@@ -5,7 +5,7 @@
 {{-   raise('the master lacks the project modules: run `salt-run saltutil.sync_all` once, then the orchestration again') }}
 {%- endif %}
 {%- import_yaml 'orch/deploy.yaml' as plan %}
-{%- set ns = namespace(previous='salt: deploy-site-pillar-valid') %}
+{%- from 'orch/steps.jinja' import render_steps with context %}
 
 deploy-sync-extensions:
   salt.function:
@@ -19,40 +19,4 @@ deploy-site-pillar-valid:
     - failhard: True
     - require:
       - salt: deploy-sync-extensions
-{%- for step in plan.steps %}
-{%-   if step.get('master_state') %}
-
-deploy-{{ step.id }}:
-  {{ step.master_state }}:
-    - failhard: True
-    - require:
-      - {{ ns.previous }}
-{%-     set ns.previous = step.master_state.split('.')[0] ~ ': deploy-' ~ step.id %}
-{%-   elif step.get('runner') %}
-
-deploy-{{ step.id }}:
-  salt.runner:
-    - name: {{ step.runner }}
-    - failhard: True
-    - require:
-      - {{ ns.previous }}
-{%-     set ns.previous = 'salt: deploy-' ~ step.id %}
-{%-   else %}
-{%-     set targets = salt['inventory.nodes_with_any_role'](step.roles) %}
-{%-     set targets = targets[:1] if step.get('first') else targets %}
-{%-     if targets %}
-
-deploy-{{ step.id }}:
-  salt.state:
-    - tgt: {{ targets | join(',') }}
-    - tgt_type: list
-    - sls: {{ step.sls }}
-    {#- wait for a state run already going on a node (a heal) instead of failing #}
-    - queue: True
-    - failhard: True
-    - require:
-      - {{ ns.previous }}
-{%-       set ns.previous = 'salt: deploy-' ~ step.id %}
-{%-     endif %}
-{%-   endif %}
-{%- endfor %}
+{{ render_steps(plan.steps, 'deploy', 'salt: deploy-site-pillar-valid') }}

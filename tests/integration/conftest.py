@@ -6,6 +6,7 @@ The heal runner runs in dry run (``heal:dry_run``): it fires its events and
 acts on nothing. Its state lives under the master's cachedir.
 """
 
+import contextlib
 import pathlib
 import shutil
 import time
@@ -69,22 +70,31 @@ def repo_root(tmp_path_factory):
     return root
 
 
-@pytest.fixture(scope="package")
-def master(salt_factories, pillar_tree, repo_root):
+@contextlib.contextmanager
+def repo_master(salt_factories, name, repo_root, pillar_roots, runner, **overrides):
+    """Master ``name`` serving this repo (its roots and file_ignore_regex)
+    with ``pillar_roots`` and ``overrides``, started and synced: yields it
+    once its runners include ``runner``."""
     master_conf = yaml.safe_load((REPO / "etc" / "salt" / "master").read_text())
     overrides = {
         "file_roots": {"base": [str(REPO / "salt"), str(repo_root)]},
         "file_ignore_regex": master_conf["file_ignore_regex"],
-        "pillar_roots": {"base": [str(pillar_tree)]},
-        "reactor": reactor_map(REPO),
-        "heal": HEAL,
+        "pillar_roots": {"base": [str(p) for p in pillar_roots]},
+        **overrides,
     }
-    factory = salt_factories.salt_master_daemon("heal-master", overrides=overrides)
+    factory = salt_factories.salt_master_daemon(name, overrides=overrides)
     with factory.started():
-        # before any reaction: the reactor's runner client then knows heal.*
         ret = factory.salt_run_cli().run("saltutil.sync_all")
         assert ret.returncode == 0, ret
-        assert "runners.heal" in ret.data["runners"], ret.data
+        assert f"runners.{runner}" in ret.data["runners"], ret.data
+        yield factory
+
+
+@pytest.fixture(scope="package")
+def master(salt_factories, pillar_tree, repo_root):
+    # synced before any reaction: the reactor's runner client then knows heal.*
+    with repo_master(salt_factories, "heal-master", repo_root, [pillar_tree], "heal",
+                     reactor=reactor_map(REPO), heal=HEAL) as factory:
         yield factory
 
 

@@ -22,7 +22,6 @@ import asyncio
 import base64
 import itertools
 import json
-import os
 import pathlib
 import shutil
 import subprocess
@@ -34,7 +33,6 @@ import aiohttp
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts"
-SECRETS = os.environ.get("HALAB_STATE", "/var/lib/halab") + "/pillar/secrets.sls"
 BINARIES = ("chromium", "chromium-browser", "google-chrome")
 
 
@@ -295,12 +293,12 @@ def main(argv):
     """python -m tests.lab.browser [BASE [SERVER ...]]: log into the lab's Horizon
     (default http://10.77.0.10/horizon) as admin (password from the lab's
     secrets file) and list the instances page."""
-    import yaml  # pylint: disable=import-outside-toplevel
+    from lab import secrets as lab_secrets  # pylint: disable=import-outside-toplevel
 
     base = argv[1] if len(argv) > 1 else "http://10.77.0.10/horizon"
     servers = argv[2:]
-    secrets = yaml.safe_load(pathlib.Path(SECRETS).read_text())["secrets"]
-    seen = horizon_instances(base, "admin", secrets["keystone_admin_password"], servers,
+    password = lab_secrets.load()["keystone_admin_password"]
+    seen = horizon_instances(base, "admin", password, servers,
                              screenshot=ARTIFACTS / "horizon-instances.png")
     seen.pop("text")
     print(json.dumps(seen, indent=2))

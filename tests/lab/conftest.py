@@ -6,6 +6,7 @@ it down at the end. Lab tests need root and systemd-nspawn: where they are
 missing the tests fail, they are never skipped.
 """
 
+import contextlib
 import json
 import os
 import pathlib
@@ -20,6 +21,8 @@ from lab.bench import changed_states  # noqa: F401 (the lab tests use it from he
 REPO = pathlib.Path(__file__).resolve().parents[2]
 STATE = pathlib.Path(os.environ.get("HALAB_STATE", "/var/lib/halab"))
 CLOUD = "lab"  # the lab's site name: the cloud's name in clouds.yaml
+# the master's event stream during the deploy from bare nodes (deployed)
+EVENTS = STATE / "deploy-events.txt"
 PY = sys.executable
 BIN = pathlib.Path(PY).parent
 
@@ -128,18 +131,48 @@ def failed_states(orch_states):
     return failed
 
 
+@contextlib.contextmanager
+def master_events(path, timeout=60):
+    """The master's event bus (``salt-run state.event``: one ``tag<TAB>json``
+    line per event) written to ``path`` (mode 0600) while the block runs;
+    the block starts once the listener has seen an event fired for it."""
+    marker = "twin-cloud/test/event-capture-started"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        listener = subprocess.Popen([str(BIN / "salt-run"), "state.event"], cwd=REPO,
+                                    stdout=out, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + timeout
+            while marker not in path.read_text():
+                assert listener.poll() is None, f"state.event exited ({listener.returncode})"
+                assert time.monotonic() < deadline, "salt-run state.event saw no event in time"
+                subprocess.run([str(BIN / "salt-run"), "event.send", marker], cwd=REPO,
+                               capture_output=True, timeout=60)
+                time.sleep(1)
+            yield path
+        finally:
+            listener.terminate()
+            try:
+                listener.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                listener.kill()
+                listener.wait()
+
+
 @pytest.fixture(scope="session")
 def deployed(lab):
-    """The whole site deployed from bare nodes by the deploy orchestration."""
+    """The whole site deployed from bare nodes by the deploy orchestration,
+    with the master's event stream meanwhile in ``events`` (a file)."""
     start = time.monotonic()
     subprocess.run([str(BIN / "salt-run"), "saltutil.sync_all"], cwd=REPO, check=True,
                    capture_output=True, timeout=300)
-    retcode, states = lab.orchestrate("orch.deploy")
+    with master_events(EVENTS):
+        retcode, states = lab.orchestrate("orch.deploy")
     took = time.monotonic() - start
     failed = failed_states(states)
     assert retcode == 0 and not failed, f"deploy failed (retcode {retcode}): {failed}"
     print(f"deploy from bare nodes: {took:.0f}s")
-    return {"seconds": took, "states": states}
+    return {"seconds": took, "states": states, "events": EVENTS}
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,8 @@ import os
 import pathlib
 
 import pytest
-import yaml
+
+from lab import secrets as lab_secrets
 
 pytestmark = pytest.mark.lab
 
@@ -52,8 +53,7 @@ def test_packages_come_from_the_local_repository(lab):
 
 
 def bmc_password(node):
-    secrets = yaml.safe_load(pathlib.Path("/var/lib/halab/pillar/secrets.sls").read_text())
-    return secrets["secrets"][f"bmc_{node}"]
+    return lab_secrets.load()[f"bmc_{node}"]
 
 
 def fence(lab, action):

@@ -9,10 +9,9 @@ brought back into the cluster. Every test leaves the cluster Primary and
 Synced with 3 members.
 """
 
-import pathlib
-
 import pytest
-import yaml
+
+from lab import secrets as lab_secrets
 
 from .conftest import changed_states
 
@@ -70,8 +69,7 @@ def orch_galera(lab, *args):
 
 
 def sst_password():
-    secrets = yaml.safe_load(pathlib.Path("/var/lib/halab/pillar/secrets.sls").read_text())
-    return secrets["secrets"]["galera_sst_password"]
+    return lab_secrets.load()["galera_sst_password"]
 
 
 @pytest.fixture

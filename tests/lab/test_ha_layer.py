@@ -4,14 +4,14 @@ the whole HA layer, and a second deploy changes nothing."""
 import json
 
 import pytest
-import yaml
 
-from .conftest import STATE, changed_states, failed_states
+from lab import secrets as lab_secrets
+
+from .conftest import changed_states, failed_states
 
 pytestmark = pytest.mark.lab
 
 CONTROLLERS = ("ctl1", "ctl2")
-SECRETS = STATE / "pillar" / "secrets.sls"  # the lab's generated secrets pillar
 VIP = "10.77.0.10"
 
 
@@ -75,10 +75,28 @@ def test_no_secret_in_the_deploy_output(deployed):
     """The whole output of the deploy from bare nodes (every state of every
     node, OpenStack's included) names no secret of the site's pillar."""
     text = json.dumps(deployed["states"])
-    values = yaml.safe_load(SECRETS.read_text())["secrets"]
+    values = lab_secrets.load()
     assert len(values) > 30, sorted(values)
     found = sorted(name for name, value in values.items() if str(value) in text)
     assert not found, f"secret values in the deploy output: {found}"
+
+
+def test_no_secret_in_the_masters_event_stream_during_the_deploy(deployed):
+    """Every event the master's bus carried during the deploy from bare nodes
+    (jobs published and returned, the orchestration's runner events, beacons,
+    presence) names no secret value; the capture did see the deploy's jobs."""
+    text = deployed["events"].read_text()
+    events = [line.split("\t", 1) for line in text.splitlines() if "\t" in line]
+    tags = [tag for tag, _ in events]
+    assert any(tag.startswith("salt/run/") for tag in tags), tags[:20]
+    returned = {tag.rsplit("/", 1)[-1] for tag, data in events
+                if tag.startswith("salt/job/") and "/ret/" in tag
+                and json.loads(data).get("fun") == "state.sls"}
+    assert returned >= {"ctl1", "ctl2", "nas"}, (returned, len(events))
+    values = lab_secrets.load()
+    assert len(values) > 30, sorted(values)
+    found = sorted(name for name, value in values.items() if str(value) in text)
+    assert not found, f"secret values in the master's event stream: {found}"
 
 
 def test_a_second_deploy_changes_nothing(lab, deployed):

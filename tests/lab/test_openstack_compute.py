@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import json
 import os
-import pathlib
 import socket
 import subprocess
 import time
@@ -24,7 +23,8 @@ import urllib.parse
 import urllib.request
 
 import pytest
-import yaml
+
+from lab import secrets as lab_secrets
 
 from .conftest import PY, REPO
 
@@ -37,11 +37,10 @@ MARKER = "TWIN-CLOUD-GUEST-BOOTED"
 IMAGE, FLAVOR, NETWORK, SUBNET = "ct-guest", "ct.tiny", "ct-net", "ct-net-v4"
 PORTS = {"glance": 9292, "placement": 8778, "nova": 8774, "nova-metadata": 8775,
          "nova-novncproxy": 6080}
-SECRETS = pathlib.Path("/var/lib/halab/pillar/secrets.sls")
 
 
 def secret(name):
-    return yaml.safe_load(SECRETS.read_text())["secrets"][name]
+    return lab_secrets.load()[name]
 
 
 def guest_image():

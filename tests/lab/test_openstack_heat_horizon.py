@@ -19,7 +19,6 @@ its screenshot is kept under artifacts/.
 import http.cookiejar
 import json
 import os
-import pathlib
 import re
 import subprocess
 import time
@@ -29,7 +28,8 @@ import urllib.request
 import uuid
 
 import pytest
-import yaml
+
+from lab import secrets as lab_secrets
 
 from .browser import ARTIFACTS, horizon_instances
 from .conftest import BIN, REPO
@@ -41,7 +41,6 @@ ADDRESS = {"ctl1": "10.77.0.11", "ctl2": "10.77.0.12"}
 VIP = "10.77.0.10"
 PORTS = {"heat": 8004, "heat-cfn": 8000, "horizon": 80}
 HORIZON = f"http://{VIP}/horizon"
-SECRETS = pathlib.Path(os.environ.get("HALAB_STATE", "/var/lib/halab")) / "pillar" / "secrets.sls"
 TINY = """\
 heat_template_version: 2018-08-31
 resources:
@@ -67,7 +66,7 @@ outputs:
 
 
 def admin_password():
-    return yaml.safe_load(SECRETS.read_text())["secrets"]["keystone_admin_password"]
+    return lab_secrets.load()["keystone_admin_password"]
 
 
 def listeners(lab, node, port):

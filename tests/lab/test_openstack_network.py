@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import json
 import os
-import pathlib
 import socket
 import struct
 import threading
@@ -23,7 +22,8 @@ import urllib.request
 import uuid
 
 import pytest
-import yaml
+
+from lab import secrets as lab_secrets
 
 pytestmark = [pytest.mark.lab, pytest.mark.cloud]
 
@@ -38,11 +38,10 @@ ROUTER = "nt-router"
 FAKE_VM = {"port": "nt-fake-vm", "address": "192.168.78.50",
            "device": "11111111-2222-3333-4444-555555555555", "netns": "nt-fakevm",
            "veth": "nt-fv0"}
-SECRETS = pathlib.Path("/var/lib/halab/pillar/secrets.sls")
 
 
 def secret(name):
-    return yaml.safe_load(SECRETS.read_text())["secrets"][name]
+    return lab_secrets.load()[name]
 
 
 def _checksum(data):

@@ -5,7 +5,6 @@ against the BMCs, the VIP, the HAProxy clone), passwords never in Salt's
 output, a drifted CIB or a lost certificate put back, and second runs that
 change nothing. No fencing is triggered here: the fault tests do that."""
 
-import pathlib
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -13,18 +12,19 @@ import xml.etree.ElementTree as ET
 import pytest
 import yaml
 
+from lab import secrets as lab_secrets
+
 from .conftest import REPO
 
 pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("healer_paused")]
 
 CONTROLLERS = ("ctl1", "ctl2")
 WITNESS = "nas"
-SECRETS_FILE = pathlib.Path("/var/lib/halab/pillar/secrets.sls")
 SITE = yaml.safe_load((REPO / "lab" / "pillar" / "site.sls").read_text())["site"]
 
 
 def secrets():
-    return yaml.safe_load(SECRETS_FILE.read_text())["secrets"]
+    return lab_secrets.load()
 
 
 def sh(lab, node, command, check=True):

@@ -5,11 +5,11 @@ controller on its management address; a second run changes nothing; a
 SIGKILLed RabbitMQ comes back by itself."""
 
 import json
-import pathlib
 import time
 
 import pytest
-import yaml
+
+from lab import secrets as lab_secrets
 
 pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("healer_paused")]
 
@@ -34,8 +34,7 @@ def apply(lab, nodes, sls):
 
 
 def admin_password():
-    secrets = yaml.safe_load(pathlib.Path("/var/lib/halab/pillar/secrets.sls").read_text())
-    return secrets["secrets"]["rabbitmq_admin_password"]
+    return lab_secrets.load()["rabbitmq_admin_password"]
 
 
 def running_members(lab, node):
@@ -147,9 +146,9 @@ def test_second_runs_change_nothing(lab, deployed):
 def test_no_secret_in_state_output(lab, deployed):
     out = lab.salt("-L", ",".join(MEMBERS), "state.apply", "rabbitmq", "queue=True", "test=True")
     text = json.dumps(out)
-    secrets = yaml.safe_load(pathlib.Path("/var/lib/halab/pillar/secrets.sls").read_text())
+    secrets = lab_secrets.load()
     for name in ("rabbitmq_admin_password", "rabbitmq_erlang_cookie"):
-        assert secrets["secrets"][name] not in text, name
+        assert secrets[name] not in text, name
 
 
 def test_sigkilled_rabbitmq_comes_back_and_rejoins(lab, deployed):

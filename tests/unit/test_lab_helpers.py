@@ -51,10 +51,41 @@ def test_secrets_fit_ipmi_and_keep_existing_values():
     assert again["bmc_ctl1"] == "kept" and again["extra"] == "also"
 
 
-def test_secrets_file_is_private(tmp_path):
+@pytest.fixture
+def keydir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("k") / "gpgkeys"
+    yield path
+    secrets.stop_agent(path)
+
+
+def test_secrets_file_is_private_encrypted_and_loaded_by_one_function(tmp_path, keydir):
     path = tmp_path / "pillar" / "secrets.sls"
-    secrets.ensure_file(config.load().site, path)
-    assert path.stat().st_mode & 0o077 == 0
+    done = secrets.ensure_file(config.load().site, path, keydir)
+    assert path.stat().st_mode & 0o077 == 0 and keydir.stat().st_mode & 0o077 == 0
+    assert done["keyring_created"] and done["added"] == secrets.names(config.load().site)
+    text = path.read_text()
+    assert text.startswith("#!yaml|gpg\n")
+    values = secrets.load(path, keydir)
+    assert sorted(values) == done["added"]
+    assert not [name for name, value in values.items() if value in text or value in repr(done)]
+    again = secrets.ensure_file(config.load().site, path, keydir)
+    assert again["changed"] is False and path.read_text() == text
+
+
+def test_secrets_load_without_a_lab_says_so(tmp_path, keydir):
+    with pytest.raises(SystemExit, match="the lab is not up"):
+        secrets.load(tmp_path / "secrets.sls", keydir)
+
+
+def test_the_secrets_command_prints_an_encrypted_file(keydir, capsys):
+    from lab import cli
+
+    assert cli.main(["secrets", "--keydir", str(keydir)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("#!yaml|gpg\n")
+    doc = yaml.safe_load(out)["secrets"]
+    assert sorted(doc) == secrets.names(config.load().site)
+    assert all(v.startswith("-----BEGIN PGP MESSAGE-----") for v in doc.values())
 
 
 def test_master_config_binds_the_bridge_and_serves_the_repo(tmp_path):
@@ -65,6 +96,9 @@ def test_master_config_binds_the_bridge_and_serves_the_repo(tmp_path):
     assert conf["pillar_roots"]["base"][0] == str(tmp_path / "site")
     assert conf["pillar_roots"]["base"][-1] == str(config.REPO / "pillar")
     assert all(str(tmp_path / "state") in conf[k] for k in ("pki_dir", "cachedir", "sock_dir"))
+    # Salt's gpg renderer decrypts the secrets pillar with the lab master's keyring
+    assert conf["gpg_keydir"] == str(tmp_path / "state" / "gpgkeys")
+    assert master.GPG_KEYDIR == master.MASTER_STATE / "gpgkeys"
 
 
 def test_master_never_auto_accepts():

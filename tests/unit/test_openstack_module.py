@@ -248,7 +248,7 @@ def test_fill_missing_secret_names_the_pillar_key_and_the_fix():
     message = str(error.value)
     assert message.startswith("secrets:metadata_proxy_secret: missing; add "
                               "`metadata_proxy_secret: <random value>` to the secrets pillar")
-    assert "python -m lab secrets" in message
+    assert "salt-run secrets.init" in message
     assert "sx" not in message
 
 
