@@ -47,7 +47,8 @@ DEFAULT_SETTINGS = {
     "cib": {
         "properties": {"no-quorum-policy": "stop"},
         "rsc_defaults": {"resource-stickiness": 100},
-        "fence": {"lanplus": 1, "method": "onoff", "monitor": "60s"},
+        "fence": {"lanplus": 1, "method": "onoff", "monitor": "60s", "timeout": "60s",
+                  "failure_timeout": "120s"},
         "vip": {"id": "vip", "monitor": "10s"},
         "haproxy": {
             "id": "haproxy",
@@ -226,7 +227,9 @@ def _fence_objects(site, secrets, fence, controllers):
                 "id": device,
                 "type": "fence_ipmilan",
                 "params": params,
-                "ops": [_op("monitor", fence["monitor"])],
+                "ops": [_op("monitor", fence["monitor"], timeout=fence["timeout"]),
+                        _op("start", "0s", timeout=fence["timeout"])],
+                "meta": {"failure-timeout": fence["failure_timeout"]},
                 "description": f"fences {node_id} through its BMC",
             }
         )

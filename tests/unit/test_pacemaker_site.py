@@ -213,6 +213,12 @@ def test_objects(site):
         "ip": "10.77.0.21", "ipport": 623, "username": "admin", "password": "pw-ctl1-s3cret",
         "lanplus": 1, "method": "onoff", "pcmk_host_list": "ctl1",
     }
+    # a slow BMC answer does not stop a device for good: longer timeouts,
+    # and a failed device is tried again by itself
+    for device in fence.values():
+        assert {(op["name"], op["timeout"]) for op in device["ops"]} == {
+            ("monitor", "60s"), ("start", "60s")}
+        assert device["meta"] == {"failure-timeout": "120s"}
     # with a witness nothing races, so no device waits
     assert "delay" not in fence["fence-ctl2"]["params"]
     assert fence["fence-ctl2"]["params"]["password"] == "pw-ctl2-s3cret"
