@@ -10,8 +10,9 @@ MASTER = REPO / "etc" / "salt" / "master"
 # options the project reads itself (runners, the Saltfile's per-command keys)
 PROJECT_OPTIONS = {"heal", "twin_cloud_generated_pillar", "twin_cloud_clouds_yaml",
                    "salt", "salt-run", "salt-key", "salt-cp", "salt-ssh"}
-# options Salt 3008 reads without listing them in VALID_OPTS
-READ_BY_SALT = {"presence_events"}  # salt/master.py, salt/channel/server.py
+# options Salt 3008 reads without listing them in VALID_OPTS: salt/master.py,
+# salt/channel/server.py (presence_events), salt/renderers/gpg.py (gpg_keydir)
+READ_BY_SALT = {"presence_events", "gpg_keydir"}
 
 
 def test_every_option_exists_in_salt():
