@@ -75,9 +75,12 @@ def nspawn_running(name):
 
 
 def test_fence_ipmilan_powers_a_node_off_and_on(lab):
-    ret = lab.salt("ctl1", "pkg.install", 'pkgs=["fence-agents", "ipmitool"]')
+    # waits for the install's return (the CLI's default timeout dropped a
+    # busy ctl1 from the answer, without a word)
+    ret = lab.salt("ctl1", "pkg.install", 'pkgs=["fence-agents", "ipmitool"]', "--timeout=300")
     assert "ctl1" in ret and isinstance(ret["ctl1"], dict), ret
-    assert "Status: ON" in fence(lab, "status").stdout
+    status = fence(lab, "status")
+    assert "Status: ON" in status.stdout, status.stdout + status.stderr
     off = fence(lab, "off")
     assert "Success: Powered OFF" in off.stdout, off.stdout + off.stderr
     assert not nspawn_running("ctl2"), "ctl2's machine still runs after fencing"
