@@ -33,6 +33,7 @@ openstack-packages-start-deferred:
 openstack-packages-installed:
   pkg.installed:
     - pkgs: {{ pkgs | json }}
+    - install_recommends: {{ salt['openstack.catalog']().install_recommends | json }}
     {#- Debian's openstack-dashboard postinst (manage.py compress) now and
         then fails on a stylesheet it parses fine the next time (pyScss
         "Syntax error: Found 'inline-blo'", one controller of two in the
@@ -48,6 +49,17 @@ openstack-packages-keystone-token-wait:
   file.managed:
     - name: {{ salt['openstack.catalog']().token_wait }}
     - source: salt://openstack/files/keystone-token-wait
+    - makedirs: True
+    - user: root
+    - group: root
+    - mode: '0755'
+
+{#- used by the units of every service with a database: they start once
+    a database server greets through the VIP #}
+openstack-packages-database-wait:
+  file.managed:
+    - name: {{ salt['openstack.catalog']().database_wait }}
+    - source: salt://openstack/files/database-wait
     - makedirs: True
     - user: root
     - group: root
