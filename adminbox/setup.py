@@ -85,7 +85,8 @@ def setup(site_dir, repo=REPO, layout=None, conf_path=None, wheels=None, say=pri
     for path, content, mode in (
             (conf_path, text, 0o644),
             (layout.roster_file, roster.render(roster.entries(roster.addresses(site),
-                                                              layout.ssh_priv)), 0o644)):
+                                                              layout.ssh_priv)), 0o644),
+            (layout.master_unit, master_conf.master_unit(repo), 0o644)):
         if write_if_changed(path, content, mode):
             changed.append(str(path))
     if not layout.known_hosts_file.exists():
@@ -98,4 +99,6 @@ def setup(site_dir, repo=REPO, layout=None, conf_path=None, wheels=None, say=pri
     say(f"the admin box's ssh public key (for root's authorized_keys on every node): "
         f"{public_key}")
     say(f"record each node's ssh host key in {layout.known_hosts_file} (checked on its console)")
+    if str(layout.master_unit) in changed:
+        say(f"then: systemctl daemon-reload && systemctl enable --now {layout.master_unit.name}")
     return changed

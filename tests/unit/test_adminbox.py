@@ -273,6 +273,10 @@ def test_admin_setup_writes_the_master_config_and_roster_once(tmp_path):
     assert (root / "etc/salt/pki/master").stat().st_mode & 0o777 == 0o700
     assert str(tmp_path / "local.conf") in changed
     assert any(line.startswith("the admin box's ssh public key") for line in said)
+    unit = (root / "etc/systemd/system/salt-master.service").read_text()
+    assert f"ExecStart={setup.REPO}/.venv/bin/salt-master -c {setup.REPO}/etc/salt\n" in unit
+    assert "WantedBy=multi-user.target" in unit
+    assert "then: systemctl daemon-reload && systemctl enable --now salt-master.service" in said
     again, said = _setup(tmp_path, directory)
     assert again == [] and "nothing to change" in said[0]
     # no secret in what it says
