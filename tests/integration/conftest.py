@@ -79,6 +79,10 @@ def repo_master(salt_factories, name, repo_root, pillar_roots, runner, **overrid
     overrides = {
         "file_roots": {"base": [str(REPO / "salt"), str(repo_root)]},
         "file_ignore_regex": master_conf["file_ignore_regex"],
+        # as a site's master: decrypted values cached in memory (the
+        # rotation test then shows a rotated value is never served stale)
+        "gpg_cache": master_conf["gpg_cache"],
+        "gpg_cache_backend": master_conf["gpg_cache_backend"],
         "pillar_roots": {"base": [str(p) for p in pillar_roots]},
         **overrides,
     }

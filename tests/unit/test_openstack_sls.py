@@ -331,7 +331,7 @@ def test_the_install_is_retried_and_package_scripts_may_start_units_again_whatev
 
 
 @pytest.mark.parametrize("site, minion_id", [("lab", "ctl1"), ("example", "r430-b")])
-def test_every_unit_of_a_service_with_a_database_starts_once_the_database_greets(
+def test_every_unit_yields_the_cpu_and_with_a_database_starts_once_it_greets(
         rendered, site, minion_id):
     """After a site power loss the units started before Galera was
     bootstrapped and restarted in a loop (lab: load 50-100, heal starved)."""
@@ -341,7 +341,7 @@ def test_every_unit_of_a_service_with_a_database_starts_once_the_database_greets
     assert script["source"] == "salt://openstack/files/database-wait"
     assert script["mode"] == "0755"
     for sls, with_database in (("openstack.nova", True), ("openstack.keystone", True),
-                               ("openstack.swift", False), ("openstack.horizon", False)):
+                               ("openstack.swift", False), ("openstack.ceilometer", False)):
         high = rendered(site, minion_id, sls)
         service_name = sls.split(".")[1]
         units = [state_args(state, "service")["name"] for sid, state in high.items()
@@ -349,21 +349,22 @@ def test_every_unit_of_a_service_with_a_database_starts_once_the_database_greets
                  and state_function(state) == "service.running"]
         assert units, sls
         for unit in units:
-            sid = next((sid for sid in high if sid.endswith(f"-database-wait-{unit}")), None)
-            if not with_database:
-                assert sid is None, (sls, unit)
-                continue
+            sid = next(sid for sid in high if sid.endswith(f"-start-{unit}"))
             dropin = state_args(high[sid], "file")
-            assert dropin["name"] == (
-                f"/etc/systemd/system/{unit}.service.d/twin-cloud-database.conf")
-            service = configparser.ConfigParser(interpolation=None, strict=False)
-            service.read_string(dropin["contents"])
-            assert service["Service"]["ExecStartPre"] == f"{script['name']} {vip} 3306 600"
-            assert service["Unit"]["StartLimitIntervalSec"] == "0"
+            assert dropin["name"] == f"/etc/systemd/system/{unit}.service.d/twin-cloud-start.conf"
+            conf = configparser.ConfigParser(interpolation=None, strict=False)
+            conf.read_string(dropin["contents"])
             running = next(state_args(state, "service") for state in high.values()
                            if state_function(state) == "service.running"
                            and state_args(state, "service")["name"] == unit)
             assert {"file": sid} in running["watch"], (sls, unit)
+            # the control plane first under contention
+            assert conf["Service"]["Nice"] == "10"
+            if not with_database:
+                assert "ExecStartPre" not in conf["Service"], (sls, unit)
+                continue
+            assert conf["Service"]["ExecStartPre"] == f"{script['name']} {vip} 3306 600"
+            assert conf["Unit"]["StartLimitIntervalSec"] == "0"
 
 
 # --- pillar/top.sls -------------------------------------------------------------------------------
