@@ -337,6 +337,11 @@ def implied_sections(name, svc, context):
             "region_name": context["region"],
             "service_token_roles_required": True,
         }
+    if svc.get("apis"):
+        # behind HAProxy, which ends TLS: the URLs an API writes in its answers
+        # (version documents, links) take the client's scheme from
+        # X-Forwarded-Proto (oslo.middleware's http_proxy_to_wsgi)
+        sections.setdefault("oslo_middleware", {})["enable_proxy_headers_parsing"] = True
     return sections
 
 
@@ -469,9 +474,24 @@ def all_packages(roles=None):
     return pkgs
 
 
+def endpoint_scheme(data):
+    """The scheme of every API frontend of catalog ``data``: https or http."""
+    scheme = data.get("endpoint_scheme", "https")
+    if scheme not in ("https", "http"):
+        raise SaltInvocationError(
+            f"openstack:endpoint_scheme: {scheme!r} is not https (TLS on the VIP, the default) "
+            "or http"
+        )
+    return scheme
+
+
 def apis():
     """
-    Every API frontend: ``{api: {port, check, service}}`` (HAProxy reads it).
+    Every API frontend: ``{api: {port, backend_port, check, service, tls,
+    redirect_from}}``
+    (HAProxy reads it): ``tls`` when the catalog's ``endpoint_scheme`` is
+    https; ``redirect_from``: a port answering with a redirect to it (Horizon's
+    80), or None.
 
     CLI Example:
 
@@ -479,11 +499,15 @@ def apis():
 
         salt-call openstack.apis
     """
+    data = catalog()
+    tls = endpoint_scheme(data) == "https"
     found = {}
-    for name, svc in catalog()["services"].items():
+    for name, svc in data["services"].items():
         for api, spec in (svc.get("apis") or {}).items():
             found[api] = {"port": spec["port"], "check": spec.get("check", "GET /"),
-                          "service": name}
+                          "service": name, "tls": tls,
+                          "backend_port": spec.get("backend_port", spec["port"]),
+                          "redirect_from": spec.get("redirect_from")}
     return found
 
 
@@ -510,6 +534,7 @@ def context(name):
     secrets = _pillar_secrets()
     endpoint_host = fill(data.get("endpoint_host", "{vip}"), {"vip": vip["address"],
                                                                "fqdn": vip["fqdn"]})
+    scheme = endpoint_scheme(data)
     memcached_port = data.get("memcached_port", 11211)
     memcached = ",".join(
         f"{nodes[n]['address']}:{memcached_port}" for n in __salt__["inventory.controllers"]()
@@ -522,7 +547,9 @@ def context(name):
         "id": __opts__["id"],
         "region": data.get("region", "RegionOne"),
         "memcached": memcached,
-        "auth_url": f"http://{endpoint_host}:5000",
+        "endpoint_scheme": scheme,
+        "endpoint": f"{scheme}://{endpoint_host}",
+        "auth_url": f"{scheme}://{endpoint_host}:5000",
         "secrets": secrets,
         "name": name,
     }

@@ -64,7 +64,8 @@ def auth_url():
 
 
 def _connect(username="admin", password=None, project="admin"):
-    region = __salt__["openstack.catalog"]().get("region", "RegionOne")
+    catalog = __salt__["openstack.catalog"]()
+    region = catalog.get("region", "RegionOne")
     scope = {"project_name": project, "project_domain_id": DOMAIN} if project else {}
     return openstack.connect(
         auth_url=auth_url(),
@@ -76,6 +77,8 @@ def _connect(username="admin", password=None, project="admin"):
         interface="internal",
         identity_api_version="3",
         api_timeout=30,
+        # the system bundle (with the site CA), not the minion venv's certifi
+        cacert=catalog.get("ca_bundle"),
     )
 
 

@@ -4,8 +4,9 @@ The operator's side of the cloud, on the admin box (the salt-master).
 ``cloud.clouds_yaml`` writes the ``clouds.yaml`` the ``openstack`` CLI reads
 (master option ``twin_cloud_clouds_yaml``, default
 ``/etc/openstack/clouds.yaml``; mode 0600): one cloud named after the site,
-the administrator's credentials from pillar, Keystone at the VIP. The
-deploy orchestration runs it after Keystone; nothing of it is printed.
+the administrator's credentials from pillar, Keystone at the VIP, and the
+site CA's certificate (``site-ca.pem`` beside it) as the CA the CLI trusts.
+The deploy orchestration runs it after Keystone; nothing of it is printed.
 """
 
 import os
@@ -15,6 +16,7 @@ import yaml
 from salt.exceptions import SaltInvocationError
 
 DEFAULT_PATH = "/etc/openstack/clouds.yaml"
+CA_FILE = "site-ca.pem"  # beside the clouds.yaml
 
 
 def _catalog_settings():
@@ -26,8 +28,9 @@ def _catalog_settings():
     return {}
 
 
-def document(site, secrets, catalog):
-    """The clouds.yaml mapping for ``site``; pure."""
+def document(site, secrets, catalog, cacert=None):
+    """The clouds.yaml mapping for ``site`` (``cacert``: the CA file the
+    client trusts, with https endpoints); pure."""
     vip = ((site.get("vips") or {}).get("api") or {})
     if not vip.get("address"):
         raise SaltInvocationError("site:vips:api:address: missing; the cloud's API address")
@@ -36,23 +39,27 @@ def document(site, secrets, catalog):
         raise SaltInvocationError("secrets:keystone_admin_password: missing from the secrets pillar")
     host = str(catalog.get("endpoint_host", "{vip}")).format(vip=vip["address"],
                                                             fqdn=vip.get("fqdn", ""))
-    return {
-        "clouds": {
-            site.get("name") or "site": {
-                "auth": {
-                    "auth_url": f"http://{host}:5000/v3",
-                    "username": "admin",
-                    "password": password,
-                    "project_name": "admin",
-                    "user_domain_name": "Default",
-                    "project_domain_name": "Default",
-                },
-                "region_name": catalog.get("region", "RegionOne"),
-                "interface": "public",
-                "identity_api_version": 3,
-            }
-        }
+    scheme = catalog.get("endpoint_scheme", "https")
+    cloud = {
+        "auth": {
+            "auth_url": f"{scheme}://{host}:5000/v3",
+            "username": "admin",
+            "password": password,
+            "project_name": "admin",
+            "user_domain_name": "Default",
+            "project_domain_name": "Default",
+        },
+        "region_name": catalog.get("region", "RegionOne"),
+        "interface": "public",
+        "identity_api_version": 3,
     }
+    if scheme == "https":
+        if not cacert:
+            raise SaltInvocationError(
+                "site_ca:cert: missing from the pillar; run `salt-run secrets.init`, which "
+                "writes the site CA's certificate with the secrets")
+        cloud["cacert"] = cacert
+    return {"clouds": {site.get("name") or "site": cloud}}
 
 
 def clouds_yaml(minion=None):
@@ -81,9 +88,17 @@ def clouds_yaml(minion=None):
     # the catalog's settings as the services see them: pillar `openstack:` over
     # the file (region, endpoint_host), like openstack.catalog on the minions
     settings = {**_catalog_settings(), **(pillar.get("openstack") or {})}
-    doc = document(pillar.get("site") or {}, pillar.get("secrets") or {}, settings)
     path = __opts__.get("twin_cloud_clouds_yaml") or DEFAULT_PATH
     os.makedirs(os.path.dirname(path), exist_ok=True)
+    ca_pem = (pillar.get("site_ca") or {}).get("cert")
+    cacert = None
+    if ca_pem:
+        cacert = os.path.join(os.path.dirname(path), CA_FILE)
+        with salt.utils.files.fopen(cacert + ".new", "w") as handle:
+            handle.write(ca_pem)
+        os.chmod(cacert + ".new", 0o644)
+        os.replace(cacert + ".new", cacert)
+    doc = document(pillar.get("site") or {}, pillar.get("secrets") or {}, settings, cacert)
     tmp = path + ".new"
     with salt.utils.files.fopen(tmp, "w") as handle:
         os.chmod(tmp, 0o600)

@@ -38,6 +38,7 @@ import concurrent.futures
 import copy
 import os
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -126,11 +127,12 @@ def _memcached_version(address, port, timeout):
     return False, f"unexpected answer on {address}:{port}: {answer[:60]}"
 
 
-def _http(url, method, timeout):
+def _http(url, method, timeout, context=None):
     request = urllib.request.Request(url, method=method)
     start = time.monotonic()
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout,  # noqa: S310
+                                    context=context) as response:
             code = response.status
     except urllib.error.HTTPError as exc:
         code = exc.code
@@ -163,22 +165,26 @@ def _settings(component, pillar):
 
 
 def _catalog(pillar):
-    """Every API frontend of every service (what HAProxy serves on the VIP)."""
-    services = {}
+    """Every API frontend of every service (what HAProxy serves on the VIP),
+    and their scheme (the catalog's ``endpoint_scheme``)."""
+    services, scheme = {}, "https"
     for root in (__opts__.get("file_roots") or {}).get("base") or []:
         path = os.path.join(root, "openstack", "catalog.yaml")
         if os.path.isfile(path):
             with open(path, encoding="utf-8") as handle:
-                order = (yaml.safe_load(handle) or {}).get("order") or []
+                data = yaml.safe_load(handle) or {}
+            order = data.get("order") or []
+            scheme = data.get("endpoint_scheme", scheme)
             for name in order:
                 with open(os.path.join(root, "openstack", "services", f"{name}.yaml"),
                           encoding="utf-8") as handle:
                     services[name] = yaml.safe_load(handle) or {}
             break
-    override = ((pillar or {}).get("openstack") or {}).get("services")
+    settings = (pillar or {}).get("openstack") or {}
+    override = settings.get("services")
     if isinstance(override, dict):
         services = salt.utils.dictupdate.merge(copy.deepcopy(services), override)
-    return {
+    return settings.get("endpoint_scheme", scheme), {
         api: spec
         for _, service in sorted(services.items())
         for api, spec in sorted(((service or {}).get("apis") or {}).items())
@@ -538,7 +544,12 @@ def _check_nfs(site, pillars, up, timeout):
 
 def _check_apis(site, pillars, up, timeout):
     any_pillar = next(iter(pillars.values()), {}) if pillars else {}
-    services = _catalog(any_pillar)
+    scheme, services = _catalog(any_pillar)
+    context = None
+    if scheme == "https":
+        # the site CA only: what an operator's client trusts (clouds.yaml)
+        ca_pem = (any_pillar.get("site_ca") or {}).get("cert")
+        context = ssl.create_default_context(cadata=ca_pem) if ca_pem else None
     vip = ((site.site.get("vips") or {}).get("api") or {}).get("address")
     facts, rows = {}, []
     if not services:
@@ -546,8 +557,8 @@ def _check_apis(site, pillars, up, timeout):
         return facts, rows
     for name, service in sorted(services.items()):
         method, _, path = str(service.get("check", "GET /")).partition(" ")
-        url = f"http://{vip}:{service.get('port')}{path or '/'}"
-        code, detail = _http(url, method or "GET", min(timeout, 5))
+        url = f"{scheme}://{vip}:{service.get('port')}{path or '/'}"
+        code, detail = _http(url, method or "GET", min(timeout, 5), context)
         healthy = code is not None and code < 500
         facts[name] = {"url": url, "code": code}
         _row(rows, "api", name, OK if healthy else DEGRADED, f"{url}: {detail}")

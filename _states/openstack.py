@@ -50,7 +50,7 @@ def endpoint_url(name, identity=None):
         )
     port = svc["apis"][api]["port"]
     ctx = __salt__["openstack.context"](name)
-    return f"http://{ctx['endpoint_host']}:{port}{__salt__['openstack.fill'](identity.get('path', ''), ctx)}"
+    return f"{ctx['endpoint']}:{port}{__salt__['openstack.fill'](identity.get('path', ''), ctx)}"
 
 
 def identity_registered(name):

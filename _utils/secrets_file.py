@@ -52,7 +52,18 @@ SERVICE_SECRETS = (
     "haproxy_stats_password",  # HAProxy stats page (management network only)
     "rabbitmq_erlang_cookie",  # RabbitMQ cluster cookie
     "rabbitmq_admin_password", # RabbitMQ administrator (guest is removed)
+    "tls_ca_key",              # the site CA's private key (PEM): signs the VIP's certificates
 )
+# Secrets whose value is a PEM private key, made by ``pem_private_key``.
+PEM_KEYS = ("tls_ca_key",)
+CA_KEY = "tls_ca_key"
+# The site CA's certificate is public: a plain pillar file next to the
+# secrets (``site_ca.sls``, ``site_ca:cert``), rewritten when it does not
+# match the CA key or expires within CA_RENEW_DAYS.
+CA_PILLAR_FILE = "site_ca"
+CA_DAYS_VALID = 3650
+CA_RENEW_DAYS = 365
+CA_KEY_BITS = 3072
 # Letters and digits only: a value goes into ini files, URLs (transport_url,
 # database connections) and command lines (rabbitmqctl add_user reads a
 # value starting with '-' as options, and echoes it in its error).
@@ -118,6 +129,17 @@ def wanted_names(site, openstack=()):
     return sorted(set(bmc_names(site)) | set(SERVICE_SECRETS) | set(openstack))
 
 
+def pem_private_key():
+    """A new RSA private key (``CA_KEY_BITS``), PEM, unencrypted: Salt's
+    x509 helpers make it (``salt.utils.x509``)."""
+    from cryptography.hazmat.primitives import serialization  # pylint: disable=import-outside-toplevel
+    import salt.utils.x509 as x509util  # pylint: disable=import-outside-toplevel
+
+    key = x509util.generate_rsa_privkey(CA_KEY_BITS)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode().strip()
+
+
 def value_length(name, site):
     """How long a generated value of secret ``name`` is (a BMC's: IPMI's limit)."""
     return BMC_PASSWORD_LENGTH if name in bmc_names(site) else SERVICE_PASSWORD_LENGTH
@@ -129,7 +151,8 @@ def generate(site, names, existing=None):
     values = dict(existing or {})
     for name in names:
         if name not in values:
-            values[name] = random_value(value_length(name, site))
+            values[name] = (pem_private_key() if name in PEM_KEYS
+                            else random_value(value_length(name, site)))
     return dict(sorted(values.items()))
 
 
@@ -288,6 +311,13 @@ def check_value(name, value, where):
             f"secrets:{name}: still {PLACEHOLDER} (pillar/examples/secrets.sls); delete the "
             f"line from {where} (secrets.init makes a value) or put the real value there"
         )
+    if name in PEM_KEYS:
+        if "PRIVATE KEY-----" not in value.splitlines()[0]:
+            raise SaltInvocationError(
+                f"secrets:{name}: not a PEM private key; delete it from {where} and run "
+                "`salt-run secrets.init` to make a new one"
+            )
+        return
     if value.startswith("-"):
         raise SaltInvocationError(
             f"secrets:{name}: starts with '-' (command lines read it as an option); delete it "
@@ -343,10 +373,12 @@ def ensure(path, keydir, site, names):
     """
     key, key_created = ensure_keyring(keydir)
     current = parse(path)
-    messages, encrypted = {}, []
+    messages, encrypted, ca_key = {}, [], None
     for name, text in current.items():
         value = decrypt(keydir, text, name) if armored(text) else text
         check_value(name, value, path)
+        if name == CA_KEY:
+            ca_key = value
         if armored(text):
             messages[name] = text
         else:
@@ -355,12 +387,16 @@ def ensure(path, keydir, site, names):
     added = [name for name in names if name not in current]
     for name, value in generate(site, added).items():
         messages[name] = encrypt(keydir, key, value)
+        if name == CA_KEY:
+            ca_key = value
     text = render(messages)
     unchanged = _text_of(path) == text
     if not unchanged:
         write(path, text)
     os.chmod(str(path), 0o600)
+    ca = ensure_ca_pillar(ca_pillar_path(path), ca_key, site) if ca_key else None
     return {
+        "ca_certificate": ca,
         "path": str(path),
         "keydir": str(keydir),
         "fingerprint": key,
@@ -393,3 +429,79 @@ def replace(path, keydir, name, value):
             f"gpg_keydir {keydir} holds no key: run `salt-run secrets.init` first")
     current[name] = encrypt(keydir, key, value)
     write(path, render(current))
+
+
+# --- the site CA's certificate (public) ----------------------------------------------------------
+
+
+def ca_pillar_path(secrets_path):
+    """``site_ca.sls`` in the directory of the secrets file."""
+    return os.path.join(os.path.dirname(str(secrets_path)), f"{CA_PILLAR_FILE}.sls")
+
+
+def ca_certificate(key_pem, site):
+    """A self-signed CA certificate (PEM) for ``key_pem``: the site's name in
+    its subject, ``CA_DAYS_VALID`` days, signing certificates only (path
+    length 0). Salt's x509 helpers build it."""
+    import salt.utils.x509 as x509util  # pylint: disable=import-outside-toplevel
+
+    name = (site or {}).get("name") or "site"
+    builder, signing_key, _, _ = x509util.build_crt(
+        signing_private_key=key_pem.encode(),
+        CN=f"{name} site CA",
+        O="twin-cloud",
+        days_valid=CA_DAYS_VALID,
+        basicConstraints="critical, CA:true, pathlen:0",
+        keyUsage="critical, cRLSign, keyCertSign",
+        subjectKeyIdentifier="hash",
+    )
+    cert = builder.sign(signing_key, x509util.get_hashing_algorithm("sha256"))
+    return x509util.to_pem(cert).decode()
+
+
+def _current_ca(path, key_pem):
+    """The CA certificate of the pillar file at ``path`` if it is there,
+    matches ``key_pem`` and is valid for more than ``CA_RENEW_DAYS``."""
+    import datetime  # pylint: disable=import-outside-toplevel
+    import salt.utils.x509 as x509util  # pylint: disable=import-outside-toplevel
+
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        try:
+            doc = yaml.safe_load(handle) or {}
+        except yaml.YAMLError:
+            return None
+    pem = ((doc.get(CA_PILLAR_FILE) or {}) if isinstance(doc, dict) else {}).get("cert")
+    if not isinstance(pem, str):
+        return None
+    try:
+        cert = x509util.load_cert(pem.encode())
+        key = x509util.load_privkey(key_pem.encode())
+    except Exception:  # pylint: disable=broad-except
+        return None
+    left = cert.not_valid_after_utc - datetime.datetime.now(datetime.timezone.utc)
+    if not x509util.is_pair(cert.public_key(), key) or left.days <= CA_RENEW_DAYS:
+        return None
+    return pem
+
+
+def ensure_ca_pillar(path, key_pem, site):
+    """
+    Keep ``site_ca.sls`` at ``path`` (mode 0644: public) holding the site
+    CA's certificate for the CA key ``key_pem``; a new certificate when there
+    is none, it is not the key's, or it expires within ``CA_RENEW_DAYS``.
+    Returns ``kept`` or ``written``.
+    """
+    if _current_ca(path, key_pem):
+        return "kept"
+    pem = ca_certificate(key_pem, site)
+    text = ("# written by `salt-run secrets.init` (the lab: `python -m lab up`): the site CA's "
+            "certificate, public; its key is secret tls_ca_key\n"
+            + yaml.safe_dump({CA_PILLAR_FILE: {"cert": pem}}, default_style="|"))
+    tmp = path + ".new"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    return "written"

@@ -9,7 +9,7 @@ import time
 import urllib.error
 import urllib.request
 
-from . import config, nodes
+from . import config, nodes, secrets
 
 # one read per API kind, through the VIP (ports of salt/openstack/services/*.yaml)
 PATHS = ((5000, "/v3"), (9292, "/"), (8774, "/"), (9696, "/"))
@@ -41,9 +41,9 @@ def _has_address(pid, address):
     return f" {address}/" in result.stdout
 
 
-def _answers(url):
+def _answers(url, context):
     try:
-        with urllib.request.urlopen(url, timeout=2) as answer:
+        with urllib.request.urlopen(url, timeout=2, context=context) as answer:
             return answer.status < 500
     except urllib.error.HTTPError as exc:
         return exc.code < 500
@@ -57,7 +57,8 @@ class ApiReader(threading.Thread):
 
     def __init__(self, vip, interval=0.2):
         super().__init__(daemon=True)
-        self.urls = [f"http://{vip}:{port}{path}" for port, path in PATHS]
+        self.urls = [f"https://{vip}:{port}{path}" for port, path in PATHS]
+        self.context = secrets.ssl_context()  # the site CA: HAProxy ends TLS
         self.interval = interval
         self.stopped = threading.Event()
         self.last_ok = time.monotonic()
@@ -67,7 +68,7 @@ class ApiReader(threading.Thread):
 
     def run(self):
         while not self.stopped.is_set():
-            self.not_answering = [url for url in self.urls if not _answers(url)]
+            self.not_answering = [url for url in self.urls if not _answers(url, self.context)]
             ok = not self.not_answering
             now = time.monotonic()
             if ok:

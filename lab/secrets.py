@@ -8,6 +8,11 @@ through :func:`load`, which decrypts with that keyring.
 `python -m lab secrets --site FILE` prints a new encrypted file for a site.
 """
 
+import ssl
+from pathlib import Path
+
+import yaml
+
 from . import config, master
 from .inventory_bridge import project_module
 from .util import LabError
@@ -16,7 +21,10 @@ FILE = config.STATE / "pillar" / "secrets.sls"
 KEYDIR = master.GPG_KEYDIR
 
 _impl = project_module("_utils", "secrets_file")
+CA_FILE = Path(_impl.ca_pillar_path(FILE))  # pillar site_ca:cert (public)
+CA_PEM = config.STATE / "site-ca.pem"
 SERVICE_SECRETS = _impl.SERVICE_SECRETS
+PEM_KEYS = _impl.PEM_KEYS
 BMC_PASSWORD_LENGTH = _impl.BMC_PASSWORD_LENGTH
 bmc_names = _impl.bmc_names
 
@@ -36,6 +44,34 @@ def ensure_file(site, path=FILE, keydir=KEYDIR):
     """Create or complete the encrypted secrets file at ``path`` (mode 0600)
     and the keyring ``keydir`` (mode 0700); what was done, by name only."""
     return _impl.ensure(path, keydir, site, names(site))
+
+
+def ca_cert(path=CA_FILE):
+    """The site CA's certificate (PEM) that `up` wrote with the secrets."""
+    if not path.exists():
+        raise LabError(f"the lab is not up (no {path} yet): run `python -m lab up`")
+    doc = yaml.safe_load(path.read_text()) or {}
+    return doc[_impl.CA_PILLAR_FILE]["cert"]
+
+
+def ca_file():
+    """A PEM file of the site CA's certificate (for curl's --cacert, the
+    openstack CLI's --os-cacert), kept equal to the lab's pillar."""
+    pem = ca_cert()
+    if not CA_PEM.exists() or CA_PEM.read_text() != pem:
+        CA_PEM.write_text(pem)
+    return CA_PEM
+
+
+def ssl_context():
+    """A client SSL context trusting the site CA only (the VIP's endpoints)."""
+    return ssl.create_default_context(cadata=ca_cert())
+
+
+def new_ca_cert(site):
+    """A new CA certificate (PEM) for ``site`` with a new key, as a site's
+    `salt-run secrets.init` makes one (tests' pillars)."""
+    return _impl.ca_certificate(_impl.pem_private_key(), site)
 
 
 def load(path=FILE, keydir=KEYDIR):

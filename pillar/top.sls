@@ -1,4 +1,5 @@
-{#- The site inventory goes to every minion; secrets only to the minion ids it
+{#- The site inventory goes to every minion; secrets (and the site CA's
+    certificate, written with them) only to the minion ids it
     names (never matched on grains, which a minion writes itself), Keystone's
     keys only to the controllers. A site may add `settings.sls` (overrides of
     the components' defaults). #}
@@ -23,6 +24,7 @@ base:
   '{{ ids | list | join(",") }}':
     - match: list
     - secrets
+    - site_ca
 {%- endif %}
 {%- for id, files in generated | dictsort %}
   '{{ id }}':

@@ -14,6 +14,9 @@ secrets:
   haproxy_stats_password: CHANGE-ME
   rabbitmq_erlang_cookie: CHANGE-ME
   rabbitmq_admin_password: CHANGE-ME
+  # the site CA's private key (PEM): leave it to secrets.init, which also
+  # writes the CA's certificate (site_ca.sls, public) beside this file
+  tls_ca_key: CHANGE-ME
   # OpenStack (salt/openstack/catalog.yaml: databases, RabbitMQ and Keystone
   # users, the Galera administrator creating the databases, shared secrets)
   aodh_db_password: CHANGE-ME

@@ -1,6 +1,9 @@
 {%- from 'base/map.jinja' import base with context %}
 {%- set me = salt['inventory.node']() %}
 
+include:
+  - tls
+
 base-pkgs-installed:
   pkg.installed:
     - pkgs: {{ base.pkgs | json }}

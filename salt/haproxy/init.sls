@@ -2,9 +2,11 @@
     this state never starts it: it installs, configures, keeps systemd from
     starting it at boot outside Pacemaker, and reloads it when it runs. #}
 {%- from 'haproxy/map.jinja' import haproxy, services with context %}
+{%- from 'tls/map.jinja' import tls with context %}
 
 include:
   - base
+  - tls.api
 
 haproxy-pkgs-installed:
   pkg.installed:
@@ -28,8 +30,10 @@ haproxy-config-managed:
     - context:
         haproxy: {{ haproxy | json }}
         services: {{ services | json }}
+        tls: {{ tls | json }}
     - require:
       - pkg: haproxy-pkgs-installed
+      - x509: tls-api-cert-managed
 
 haproxy-boot-start-disabled:
   service.disabled:
@@ -43,3 +47,5 @@ haproxy-reloaded-when-running:
     - onchanges:
       - file: haproxy-config-managed
       - sysctl: haproxy-nonlocal-bind-sysctl
+      - x509: tls-api-cert-managed
+      - x509: tls-api-key-managed

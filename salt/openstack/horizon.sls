@@ -1,7 +1,7 @@
 {#- Horizon (openstack/services/horizon.yaml) on every controller: Debian's
     openstack-dashboard under Apache (the package's alias-only site,
-    http://<host>/horizon); HAProxy's VIP:80 frontend comes from the entry's
-    `apis`. What the pattern's INI files cannot say is here:
+    http://<host>/horizon on the management address :80); HAProxy's VIP:443
+    frontend (TLS) and VIP:80 redirect come from the entry's `apis`. What the pattern's INI files cannot say is here:
     local_settings.py (Python) from files/horizon-local_settings.py.jinja,
     Debian's cache snippet emptied (it would put sessions back into one
     process's memory), Apache listening on the management address only,
@@ -14,7 +14,7 @@
 {%- set ctx = salt['openstack.context']('horizon') %}
 {%- set me = salt['inventory.node']() %}
 {%- set vip = salt['inventory.vip']('api') %}
-{%- set port = svc.apis.horizon.port %}
+{%- set port = svc.apis.horizon.get('backend_port', svc.apis.horizon.port) %}
 {%- set hosts = [] %}
 {%- for host in [vip.address, vip.fqdn, me.address, grains['fqdn'], grains['host'], 'localhost'] %}
 {%-   if host and host not in hosts %}{% do hosts.append(host) %}{% endif %}
@@ -44,6 +44,7 @@ openstack-horizon-local-settings:
         memcached: {{ ctx.memcached.split(',') | json }}
         openstack_host: {{ ctx.endpoint_host | json }}
         keystone_url: {{ (ctx.auth_url ~ '/v3') | json }}
+        behind_tls: {{ ctx.endpoint_scheme == 'https' }}
         default_role: {{ settings.get('keystone_default_role', 'member') | json }}
         time_zone: {{ settings.get('time_zone', 'UTC') | json }}
     - require:
@@ -74,7 +75,7 @@ openstack-horizon-apache-listen:
     - name: /etc/apache2/ports.conf
     - contents: |
         # Managed by Salt (openstack.horizon): Apache listens on the management
-        # address only; HAProxy holds {{ vip.address }}:{{ port }} on this node.
+        # address only; HAProxy holds the VIP's ports on this node.
         Listen {{ me.address }}:{{ port }}
     - user: root
     - group: root

@@ -5,13 +5,19 @@ DevTools protocol through a websocket (aiohttp, which Salt already needs).
 Enough to log into Horizon the way a person does (the login page's form,
 its CSRF token, its cookies, its JavaScript) and to look at a page:
 
-    with Browser() as browser:
-        browser.open("http://10.77.0.10/horizon/auth/login/")
+    with Browser(ca_file=lab_secrets.ca_file()) as browser:
+        browser.open("https://10.77.0.10/horizon/auth/login/")
         browser.fill({"#id_username": "admin", "#id_password": pw})
         browser.submit("#loginBtn")
-        browser.open("http://10.77.0.10/horizon/project/instances/")
+        browser.open("https://10.77.0.10/horizon/project/instances/")
         text = browser.text()
         browser.screenshot(path)
+
+The VIP's https is verified, not ignored: ``ca_file`` (a PEM CA certificate,
+the site CA's) goes into an NSS database of the browser's own temporary HOME
+(``$HOME/.pki/nssdb``, where Chromium on Linux reads the CAs a user trusts),
+made with NSS's ``certutil`` (Debian's libnss3-tools, which bin/bootstrap
+installs).
 
 By hand, from the checkout: python -m tests.lab.browser [BASE [SERVER ...]]
 (logs into the lab's Horizon as admin, opens the instances page, prints what
@@ -22,6 +28,7 @@ import asyncio
 import base64
 import itertools
 import json
+import os
 import pathlib
 import shutil
 import subprocess
@@ -34,6 +41,7 @@ import aiohttp
 REPO = pathlib.Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts"
 BINARIES = ("chromium", "chromium-browser", "google-chrome")
+CA_NICKNAME = "twin-cloud-site-ca"
 
 
 class BrowserError(AssertionError):
@@ -50,12 +58,35 @@ def chromium():
                        "apt-get install chromium chromium-driver")
 
 
-class Browser:
-    """One headless Chromium with one page; every call waits for its answer."""
+def trusting_home(home, ca_file):
+    """Make ``home`` a HOME whose NSS database (``.pki/nssdb``, Chromium's on
+    Linux) trusts the CA certificate (PEM) at ``ca_file`` to identify web
+    servers; returns ``home``."""
+    certutil = shutil.which("certutil")
+    if not certutil:
+        raise BrowserError("no certutil on this machine, to make Chromium trust the site CA: "
+                           "apt-get install libnss3-tools (bin/bootstrap installs it)")
+    nssdb = pathlib.Path(home) / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True, mode=0o700)
+    for args in (["-N", "--empty-password"],
+                 ["-A", "-t", "C,,", "-n", CA_NICKNAME, "-a", "-i", str(ca_file)]):
+        result = subprocess.run([certutil, "-d", f"sql:{nssdb}", *args], text=True,
+                                capture_output=True, timeout=60, check=False)
+        if result.returncode != 0:
+            raise BrowserError(f"certutil {' '.join(args)} failed ({result.returncode}): "
+                               f"{result.stdout}{result.stderr}")
+    return home
 
-    def __init__(self, timeout=60, width=1366, height=900):
+
+class Browser:
+    """One headless Chromium with one page; every call waits for its answer.
+    ``ca_file``: a CA certificate (PEM) the browser trusts for https (the site
+    CA's, for the VIP), besides the usual ones."""
+
+    def __init__(self, timeout=60, width=1366, height=900, ca_file=None):
         self.timeout = timeout
         self.size = (width, height)
+        self.ca_file = ca_file
         self._loop = asyncio.new_event_loop()
         self._ids = itertools.count(1)
         self._events = []
@@ -79,6 +110,10 @@ class Browser:
 
     async def _start(self):
         self._profile = tempfile.mkdtemp(prefix="twin-cloud-chromium-")
+        env = None
+        if self.ca_file:  # the browser's own HOME, whose NSS database trusts the CA
+            home = trusting_home(pathlib.Path(self._profile) / "home", self.ca_file)
+            env = dict(os.environ, HOME=str(home))
         args = [
             chromium(), "--headless", "--no-sandbox", "--disable-gpu",
             "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check",
@@ -88,7 +123,7 @@ class Browser:
             f"--user-data-dir={self._profile}",
             f"--window-size={self.size[0]},{self.size[1]}", "about:blank",
         ]
-        self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+        self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, env=env,
                                          stderr=subprocess.PIPE, start_new_session=True)
         port_file = pathlib.Path(self._profile) / "DevToolsActivePort"
         deadline = time.monotonic() + self.timeout
@@ -255,14 +290,15 @@ class Browser:
 
 
 def horizon_instances(base, username, password, servers=(), screenshot=None,
-                      timeout=120):
-    """Log into the Horizon at ``base`` (e.g. http://VIP/horizon) with the login
+                      timeout=120, ca_file=None):
+    """Log into the Horizon at ``base`` (e.g. https://VIP/horizon; ``ca_file``:
+    the CA certificate, PEM, that the browser trusts for it) with the login
     form and open the instances page. Returns ``{login_url, login_status,
     after_login, status, url, text, rows, missing, screenshot}``: ``rows`` are
     the instances table's rows (their cells' texts), ``missing`` the ``servers``
     it does not list (a server is listed when a cell of a row of the table is its name)."""
     base = base.rstrip("/")
-    with Browser(timeout=timeout) as browser:
+    with Browser(timeout=timeout, ca_file=ca_file) as browser:
         login_status = browser.open(f"{base}/auth/login/")
         browser.fill({"#id_username": username, "#id_password": password})
         browser.submit("#loginBtn")
@@ -291,15 +327,16 @@ def horizon_instances(base, username, password, servers=(), screenshot=None,
 
 def main(argv):
     """python -m tests.lab.browser [BASE [SERVER ...]]: log into the lab's Horizon
-    (default http://10.77.0.10/horizon) as admin (password from the lab's
-    secrets file) and list the instances page."""
+    (default https://10.77.0.10/horizon, verified with the site CA) as admin
+    (password from the lab's secrets file) and list the instances page."""
     from lab import secrets as lab_secrets  # pylint: disable=import-outside-toplevel
 
-    base = argv[1] if len(argv) > 1 else "http://10.77.0.10/horizon"
+    base = argv[1] if len(argv) > 1 else "https://10.77.0.10/horizon"
     servers = argv[2:]
     password = lab_secrets.load()["keystone_admin_password"]
     seen = horizon_instances(base, "admin", password, servers,
-                             screenshot=ARTIFACTS / "horizon-instances.png")
+                             screenshot=ARTIFACTS / "horizon-instances.png",
+                             ca_file=lab_secrets.ca_file())
     seen.pop("text")
     print(json.dumps(seen, indent=2))
     return 0 if not seen["missing"] and "/auth/login" not in seen["url"] else 1

@@ -114,6 +114,19 @@ class Lab:
         raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def secrets_in(text, values):
+    """The names of ``values`` ({name: secret}) whose value is in ``text``;
+    a value of several lines (the CA's PEM key) counts when any line of it
+    (32 characters or more) is there, as JSON or a log would break it up."""
+    found = []
+    for name, value in values.items():
+        value = str(value)
+        pieces = [value] + [line for line in value.splitlines() if len(line) >= 32]
+        if any(piece in text for piece in pieces):
+            found.append(name)
+    return sorted(found)
+
+
 def failed_states(orch_states):
     """Every failed step of an orchestration, with the failed states inside it."""
     failed = {}

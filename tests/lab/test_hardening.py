@@ -13,7 +13,7 @@ on the provider network as its router would).
 4. Every OpenStack config file the states render is root:<service group>
    0640 on both controllers; none is world-readable.
 5. Keystone: no admin token, no insecure_debug; a bogus token through the
-   VIP gets 401.
+   VIP (https, the witness trusting the site CA) gets 401.
 
 Already checked elsewhere, not repeated here: no anonymous account, root at
 localhost only with `unix_socket` and no usable password
@@ -268,7 +268,7 @@ def test_keystone_has_no_admin_token_and_no_insecure_debug(lab, deployed, node):
 def test_a_bogus_token_through_the_vip_gets_401(lab, deployed, token):
     value = token if token == "ADMIN" else secrets.token_hex(16)
     out = lab.exec("nas", "curl", "-sS", "-m", "30", "-H", f"X-Auth-Token: {value}",
-                   "-w", "\n%{http_code}", f"http://{VIP}:5000/v3/users")
+                   "-w", "\n%{http_code}", f"https://{VIP}:5000/v3/users")
     body, _, code = out.stdout.rpartition("\n")
     assert code == "401", out.stdout
     error = json.loads(body)["error"]

@@ -1,7 +1,8 @@
 """Glance, Placement and Nova on the deployed lab, through the VIP with the
 `openstack` CLI on the admin box (and plain HTTP where the CLI has no
-command): an image uploaded once is stored on the NAS's export and served
-by either controller's glance-api; both compute hosts are resource
+command: https at the VIP, verified with the site CA, http on a
+controller's own address): an image uploaded once is stored on the NAS's
+export and served by either controller's glance-api; both compute hosts are resource
 providers in Placement, registered and mapped into cell1; every API
 listens on the management address only; a server boots on each compute
 host (libvirt, plain QEMU in the lab) and prints the guest's marker in
@@ -62,10 +63,12 @@ def token(lab):
 
 
 def http(url, headers=None, timeout=60):
-    """(status, body) of a GET."""
+    """(status, body) of a GET (https verified with the site CA: the VIP's
+    frontends; the controllers' own addresses are plain http)."""
     request = urllib.request.Request(url, headers=headers or {})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout,
+                                    context=lab_secrets.ssl_context()) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -138,12 +141,12 @@ def test_apis_listen_on_the_management_address_only(lab, deployed):
             assert (ADDRESS[node], port) in found, f"{api} not on {ADDRESS[node]}:{port}"
             wildcard = {(a, p) for a, p in found if p == port and a in ("0.0.0.0", "*", "::")}
             assert not wildcard, f"{node}: {api} also listens on {wildcard}"
-        status, _ = http(f"http://{VIP}:{PORTS['glance']}/healthcheck")
+        status, _ = http(f"https://{VIP}:{PORTS['glance']}/healthcheck")
         assert status == 200
 
 
 def test_placement_knows_both_compute_hosts(lab, deployed):
-    status, body = http(f"http://{VIP}:8778/resource_providers",
+    status, body = http(f"https://{VIP}:8778/resource_providers",
                         {"X-Auth-Token": token(lab),
                          "OpenStack-API-Version": "placement 1.14"})
     assert status == 200, body
@@ -205,7 +208,7 @@ def test_novnc_console_reaches_the_guest_through_the_vip(lab, cloud):
     server = cloud["servers"].get("ctl2") or next(iter(cloud["servers"].values()))
     url = lab.openstack("console", "url", "show", "--novnc", server, "-f", "json")["url"]
     parsed = urllib.parse.urlparse(url)
-    assert (parsed.hostname, parsed.port) == (VIP, 6080)
+    assert (parsed.scheme, parsed.hostname, parsed.port) == ("https", VIP, 6080)
     status, page = http(url)
     assert status == 200 and b"noVNC" in page
     path = urllib.parse.parse_qs(parsed.query)["path"][0]
@@ -213,9 +216,11 @@ def test_novnc_console_reaches_the_guest_through_the_vip(lab, cloud):
     handshake = (f"GET /{path} HTTP/1.1\r\nHost: {VIP}:6080\r\nUpgrade: websocket\r\n"
                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
                  f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: binary\r\n"
-                 f"Origin: http://{VIP}:6080\r\n\r\n")
+                 f"Origin: https://{VIP}:6080\r\n\r\n")
     received = b""
-    with socket.create_connection((VIP, 6080), timeout=30) as conn:
+    # TLS ends at HAProxy on the VIP (the site CA's certificate for the VIP)
+    with lab_secrets.ssl_context().wrap_socket(
+            socket.create_connection((VIP, 6080), timeout=30), server_hostname=VIP) as conn:
         conn.sendall(handshake.encode())
         deadline = time.monotonic() + 30
         while b"RFB 003." not in received and time.monotonic() < deadline:
@@ -234,7 +239,7 @@ def test_metadata_api_answers_signed_requests_only(lab, cloud):
                          hashlib.sha256).hexdigest()
     headers = {"X-Instance-ID": server, "X-Tenant-ID": shown["project_id"],
                "X-Forwarded-For": "192.168.79.10"}
-    url = f"http://{VIP}:8775/openstack/latest/meta_data.json"
+    url = f"https://{VIP}:8775/openstack/latest/meta_data.json"
     status, body = http(url, dict(headers, **{"X-Instance-ID-Signature": signature}))
     assert status == 200, body
     assert json.loads(body)["uuid"] == server

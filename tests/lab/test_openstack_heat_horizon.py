@@ -7,7 +7,8 @@ the stack domain `heat` and its administrator exist, a tiny stack
 (OS::Heat::RandomString) reaches CREATE_COMPLETE, and a wait-condition handle
 (a user Heat creates in the stack domain) takes a signal through the VIP.
 
-Horizon: Apache listens on the management address :80 only, both HAProxy
+Horizon: Apache listens on the management address :80 only (HAProxy serves
+it at https://VIP/horizon, its :80 redirecting there), both HAProxy
 backends are up, a login made through the VIP holds on both controllers
 (sessions in memcached, one SECRET_KEY), and a headless Chromium
 (tests/lab/browser.py) logs in as admin and opens the instances page, which
@@ -40,7 +41,7 @@ CONTROLLERS = ("ctl1", "ctl2")
 ADDRESS = {"ctl1": "10.77.0.11", "ctl2": "10.77.0.12"}
 VIP = "10.77.0.10"
 PORTS = {"heat": 8004, "heat-cfn": 8000, "horizon": 80}
-HORIZON = f"http://{VIP}/horizon"
+HORIZON = f"https://{VIP}/horizon"
 TINY = """\
 heat_template_version: 2018-08-31
 resources:
@@ -144,8 +145,8 @@ def test_every_controller_runs_a_live_engine(lab, deployed):
 
 
 def test_keystone_lists_orchestration_and_cloudformation_at_the_vip(lab, deployed):
-    wanted = {"orchestration": f"http://{VIP}:8004/v1/%(tenant_id)s",
-              "cloudformation": f"http://{VIP}:8000/v1"}
+    wanted = {"orchestration": f"https://{VIP}:8004/v1/%(tenant_id)s",
+              "cloudformation": f"https://{VIP}:8000/v1"}
     for service_type, url in wanted.items():
         rows = lab.openstack("endpoint", "list", "--service", service_type, "-f", "json")
         assert sorted(r["Interface"] for r in rows) == ["admin", "internal", "public"], rows
@@ -191,7 +192,7 @@ def test_a_stack_domain_user_signals_through_the_vip(lab, deployed, tmp_path, st
         endpoint, token = (
             lab.openstack("stack", "output", "show", name, key, "-f", "json")["output_value"]
             for key in ("endpoint", "token"))
-        assert endpoint.startswith(f"http://{VIP}:8004/"), endpoint
+        assert endpoint.startswith(f"https://{VIP}:8004/"), endpoint
         users = {u["Name"] for u in lab.openstack("user", "list", "--domain", "heat",
                                                   "-f", "json")}
         assert any(u.startswith(f"{name}-handle-") for u in users), users
@@ -201,7 +202,8 @@ def test_a_stack_domain_user_signals_through_the_vip(lab, deployed, tmp_path, st
                              "id": "1"}).encode(),
             headers={"X-Auth-Token": token, "Content-Type": "application/json",
                      "Accept": "application/json"})
-        with urllib.request.urlopen(request, timeout=60) as resp:
+        with urllib.request.urlopen(request, timeout=60,
+                                    context=lab_secrets.ssl_context()) as resp:
             assert resp.status == 200
         metadata = lab.openstack("stack", "resource", "metadata", name, "handle", "-f",
                                  "json")
@@ -221,10 +223,12 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def login(password):
-    """A Django login through the VIP (the form's CSRF token, the cookies);
-    returns the opener holding the session."""
+    """A Django login through the VIP over https, verified with the site CA (the
+    form's CSRF token, the cookies); returns the opener holding the session."""
     jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPSHandler(context=lab_secrets.ssl_context()),
+        urllib.request.HTTPCookieProcessor(jar), NoRedirect)
     page = opener.open(f"{HORIZON}/auth/login/", timeout=120).read().decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
     region = re.search(r'name="region"[^>]*value="([^"]*)"', page)
@@ -262,7 +266,8 @@ def test_a_browser_logs_in_and_sees_the_instances(lab, deployed):
     wanted = [s["Name"] for s in lab.openstack("server", "list", "-f", "json")]
     wanted += [n for n in os.environ.get("TWIN_CLOUD_HORIZON_SERVERS", "").split(",") if n]
     shot = ARTIFACTS / "horizon-instances.png"
-    seen = horizon_instances(HORIZON, "admin", admin_password(), wanted, screenshot=shot)
+    seen = horizon_instances(HORIZON, "admin", admin_password(), wanted, screenshot=shot,
+                             ca_file=lab_secrets.ca_file())
     assert seen["login_status"] == 200, seen
     assert "/auth/login" not in seen["after_login"], seen["after_login"]
     assert seen["status"] == 200 and seen["url"].endswith("/project/instances/"), seen

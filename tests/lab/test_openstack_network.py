@@ -5,7 +5,7 @@ controllers; a flat provider network on the lab's provider bridge (halab1,
 between them (keepalived on both L3 agents: one active, one standby) whose
 gateway address answers the host; the router fails over when its active
 side loses the HA network; the metadata path (router proxy -> metadata
-agent -> nova's metadata API at the VIP, signed with the shared secret)
+agent -> nova's metadata API at https://VIP:8775, signed with the shared secret)
 answers a port on the self-service network. Everything the module creates
 it deletes at the end (a flat physnet takes one network only)."""
 
@@ -145,7 +145,8 @@ def test_the_api_listens_on_the_management_addresses_behind_the_vip(lab, deploye
         local = {line.split()[3] for line in out.splitlines()}
         assert f"{ADDRESS[node]}:9696" in local and "*:9696" not in local, (node, local)
         assert not any(a.startswith("0.0.0.0") for a in local), (node, local)
-    with urllib.request.urlopen(f"http://{VIP}:9696/", timeout=5) as answer:
+    with urllib.request.urlopen(f"https://{VIP}:9696/", timeout=5,
+                                context=lab_secrets.ssl_context()) as answer:
         assert answer.status == 200
         assert "v2.0" in answer.read().decode()
 
@@ -243,11 +244,12 @@ def test_nova_accepts_the_metadata_secret_and_refuses_another(networks):
     def status(key):
         signature = hmac.new(key.encode(), instance.encode(), hashlib.sha256).hexdigest()
         request = urllib.request.Request(
-            f"http://{VIP}:8775/openstack/latest/meta_data.json",
+            f"https://{VIP}:8775/openstack/latest/meta_data.json",
             headers={"X-Instance-ID": instance, "X-Instance-ID-Signature": signature,
                      "X-Tenant-ID": "none", "X-Forwarded-For": FAKE_VM["address"]})
         try:
-            with urllib.request.urlopen(request, timeout=10) as answer:
+            with urllib.request.urlopen(request, timeout=10,
+                                        context=lab_secrets.ssl_context()) as answer:
                 return answer.status
         except urllib.error.HTTPError as exc:
             return exc.code

@@ -55,9 +55,11 @@ def rotated(lab, deployed):
 
 
 def token_as(user, password, project="service"):
-    """``openstack token issue`` through the VIP as ``user`` (password in the environment)."""
+    """``openstack token issue`` through the VIP (https, the site CA's) as
+    ``user`` (password in the environment)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    env.update(OS_AUTH_URL=f"http://{VIP}:5000/v3", OS_IDENTITY_API_VERSION="3",
+    env.update(OS_AUTH_URL=f"https://{VIP}:5000/v3", OS_CACERT=str(lab_secrets.ca_file()),
+               OS_IDENTITY_API_VERSION="3",
                OS_USERNAME=user, OS_PASSWORD=password, OS_USER_DOMAIN_NAME="Default",
                OS_PROJECT_NAME=project, OS_PROJECT_DOMAIN_NAME="Default",
                OS_REGION_NAME="RegionOne", OS_INTERFACE="internal")

@@ -15,6 +15,8 @@ import time
 
 import pytest
 
+from lab import secrets as lab_secrets
+
 from .conftest import BIN, REPO
 
 pytestmark = [pytest.mark.lab, pytest.mark.cloud]
@@ -65,7 +67,8 @@ def test_swift_listens_on_the_management_addresses(lab, deployed):
 
 def test_healthcheck_through_the_vip(lab, deployed):
     code = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
-                           f"http://{VIP}:8080/healthcheck"], capture_output=True, text=True,
+                           "--cacert", str(lab_secrets.ca_file()),
+                           f"https://{VIP}:8080/healthcheck"], capture_output=True, text=True,
                           timeout=30).stdout
     assert code == "200"
 
@@ -116,7 +119,8 @@ def test_api_and_scheduler_on_both_controllers(lab, deployed):
     for node in CONTROLLERS:
         assert listening(lab, node, 8776) - {VIP} == {ADDRESS[node]}, node
     code = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
-                           f"http://{VIP}:8776/healthcheck"], capture_output=True, text=True,
+                           "--cacert", str(lab_secrets.ca_file()),
+                           f"https://{VIP}:8776/healthcheck"], capture_output=True, text=True,
                           timeout=30).stdout
     assert code == "200"
     types = {entry["Type"] for entry in lab.openstack("catalog", "list", "-f", "json")}

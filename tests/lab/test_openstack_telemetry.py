@@ -31,6 +31,8 @@ import uuid
 
 import pytest
 
+from lab import secrets as lab_secrets
+
 pytestmark = [pytest.mark.lab, pytest.mark.cloud]
 
 CONTROLLERS = ("ctl1", "ctl2")
@@ -91,14 +93,16 @@ def token(lab):
 
 def http(lab, method, url, body=None):
     """(status, parsed JSON or None) of one call with an admin token; no
-    Accept header (see the module's docstring)."""
+    Accept header (see the module's docstring). https (the VIP's frontends)
+    is verified with the site CA; the controllers' own addresses are http."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method,
                                      headers={"X-Auth-Token": token(lab)["id"]})
     if data is not None:
         request.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
+        with urllib.request.urlopen(request, timeout=30,
+                                    context=lab_secrets.ssl_context()) as answer:
             text = answer.read().decode()
             return answer.status, json.loads(text) if text.strip() else None
     except urllib.error.HTTPError as exc:
@@ -107,9 +111,11 @@ def http(lab, method, url, body=None):
 
 def measures(lab, host, metric_id):
     """The measures of ``metric_id`` from the Gnocchi API at ``host`` (refreshed:
-    pending measures are aggregated first)."""
+    pending measures are aggregated first): https at the VIP, http on a
+    controller's own address."""
+    scheme = "https" if host == VIP else "http"
     status, found = http(lab, "GET",
-                         f"http://{host}:8041/v1/metric/{metric_id}/measures?refresh=true")
+                         f"{scheme}://{host}:8041/v1/metric/{metric_id}/measures?refresh=true")
     assert status == 200, (host, status, found)
     return found
 
@@ -143,7 +149,7 @@ def test_keystone_lists_metric_and_alarming_at_the_vip(lab, deployed):
     for service_type, port in (("metric", 8041), ("alarming", 8042)):
         rows = lab.openstack("endpoint", "list", "--service", service_type, "-f", "json")
         assert sorted(r["Interface"] for r in rows) == ["admin", "internal", "public"], rows
-        assert {r["URL"] for r in rows} == {f"http://{VIP}:{port}"}, rows
+        assert {r["URL"] for r in rows} == {f"https://{VIP}:{port}"}, rows
 
 
 def test_gnocchi_answers_its_status_and_indexes_in_galera(lab, deployed):
@@ -180,7 +186,7 @@ def test_measures_taken_through_the_vip_are_served_by_either_controller(lab, dep
         total = sum(value for _, granularity, value in seen["ctl1"] if granularity == 300.0)
         assert total > 0
     finally:
-        status, _ = http(lab, "DELETE", f"http://{VIP}:8041/v1/metric/{metric['id']}")
+        status, _ = http(lab, "DELETE", f"https://{VIP}:8041/v1/metric/{metric['id']}")
         assert status == 204, status
 
 
@@ -224,7 +230,7 @@ def test_a_sample_polled_onto_the_bus_becomes_gnocchi_measures(lab, deployed):
             return [value for _, _, value in measures(lab, VIP, metric_id)] or None
         assert lab.wait("the sample's measure", values, timeout=120, interval=3) == [4242.0]
     finally:
-        http(lab, "DELETE", f"http://{VIP}:8041/v1/resource/generic/{resource_id}")
+        http(lab, "DELETE", f"https://{VIP}:8041/v1/resource/generic/{resource_id}")
 
 
 def test_the_central_agents_poll_a_new_image_into_gnocchi(lab, deployed, tmp_path):
@@ -254,7 +260,7 @@ def test_the_central_agents_poll_a_new_image_into_gnocchi(lab, deployed, tmp_pat
 
 
 def test_aodh_answers_through_the_vip(lab, deployed):
-    status, alarms = http(lab, "GET", f"http://{VIP}:8042/v2/alarms")
+    status, alarms = http(lab, "GET", f"https://{VIP}:8042/v2/alarms")
     assert status == 200 and isinstance(alarms, list), (status, alarms)
     for node in CONTROLLERS:
         status, alarms = http(lab, "GET", f"http://{ADDRESS[node]}:8042/v2/alarms")
@@ -270,7 +276,7 @@ def test_a_threshold_alarm_on_gnocchi_measures_fires(lab, deployed):
     try:
         point = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 60))
         lab.openstack("metric", "measures", "add", "-m", f"{point}@10", metric["id"])
-        status, alarm = http(lab, "POST", f"http://{VIP}:8042/v2/alarms", {
+        status, alarm = http(lab, "POST", f"https://{VIP}:8042/v2/alarms", {
             "name": f"telemetry-{uuid.uuid4().hex[:8]}",
             "type": "gnocchi_aggregation_by_metrics_threshold",
             "gnocchi_aggregation_by_metrics_threshold_rule": {
@@ -281,13 +287,13 @@ def test_a_threshold_alarm_on_gnocchi_measures_fires(lab, deployed):
         start = time.monotonic()
 
         def fired():
-            status, shown = http(lab, "GET", f"http://{VIP}:8042/v2/alarms/{alarm_id}")
+            status, shown = http(lab, "GET", f"https://{VIP}:8042/v2/alarms/{alarm_id}")
             assert status == 200, (status, shown)
             return shown if shown["state"] == "alarm" else None
         shown = lab.wait("the alarm in state alarm", fired, timeout=300, interval=5)
         print(f"\nalarm fired after {time.monotonic() - start:.0f}s: {shown['state_reason']}")
     finally:
         if alarm_id:
-            http(lab, "DELETE", f"http://{VIP}:8042/v2/alarms/{alarm_id}")
-        status, _ = http(lab, "DELETE", f"http://{VIP}:8041/v1/metric/{metric['id']}")
+            http(lab, "DELETE", f"https://{VIP}:8042/v2/alarms/{alarm_id}")
+        status, _ = http(lab, "DELETE", f"https://{VIP}:8041/v1/metric/{metric['id']}")
         assert status == 204, status

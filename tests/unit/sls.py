@@ -2,6 +2,7 @@
 and reading the highstate data it gives (``state.show_sls``), in tests."""
 
 import contextlib
+import functools
 import logging
 import pathlib
 from unittest.mock import patch
@@ -33,11 +34,19 @@ def load(path):
 
 def site_pillar(name):
     """The pillar site ``name`` (``lab``, ``example``) gives every node: its
-    site and its component settings."""
+    site, its component settings and the site CA's certificate."""
     pillar = {}
     for path in SITE_FILES[name]:
         pillar.update(load(path))
+    pillar["site_ca"] = {"cert": sample_ca_cert()}
     return pillar
+
+
+@functools.lru_cache(maxsize=None)
+def sample_ca_cert():
+    """A site CA certificate (PEM) made once per test session, as
+    `salt-run secrets.init` makes a site's."""
+    return lab_secrets.new_ca_cert({"name": "test"})
 
 
 def secret_value(name):

@@ -330,6 +330,9 @@ def test_implied_sections_keystone_authtoken():
         "region_name": "RegionOne", "service_token_roles_required": True,
     }}
     assert openstack.implied_sections("keystone", {"identity": {"type": "identity"}}, CTX) == {}
+    # an API behind HAProxy (which ends TLS) takes the client's scheme from it
+    assert openstack.implied_sections("keystone", {"apis": {"keystone": {"port": 5000}}}, CTX) == {
+        "oslo_middleware": {"enable_proxy_headers_parsing": True}}
 
 
 # --- through the loader: the real state tree, the lab's pillar ------------------------------------
@@ -485,10 +488,27 @@ def test_all_packages_of_the_nodes_services(minion_id):
     assert bool(pkgs) == bool(openstack.services())
 
 
+def test_apis_over_http_when_the_catalog_says_so(pillar):
+    pillar["openstack"]["endpoint_scheme"] = "http"
+    assert not any(spec["tls"] for spec in openstack.apis().values())
+    assert openstack.context("extra")["auth_url"].startswith("http://")
+
+
+def test_an_unknown_endpoint_scheme_is_refused(pillar):
+    pillar["openstack"]["endpoint_scheme"] = "ftp"
+    with pytest.raises(SaltInvocationError, match="openstack:endpoint_scheme: 'ftp'"):
+        openstack.apis()
+
+
 def test_apis():
     apis = openstack.apis()
-    assert apis["keystone"] == {"port": 5000, "check": "GET /v3", "service": "keystone"}
-    assert apis["extra"] == {"port": 18999, "check": "GET /healthcheck", "service": "extra"}
+    assert apis["keystone"] == {"port": 5000, "backend_port": 5000, "check": "GET /v3",
+                                "service": "keystone", "tls": True, "redirect_from": None}
+    assert apis["extra"] == {"port": 18999, "backend_port": 18999, "check": "GET /healthcheck",
+                             "service": "extra", "tls": True, "redirect_from": None}
+    # Horizon: https on 443 in front of Apache's :80, and VIP:80 redirecting there
+    assert (apis["horizon"]["port"], apis["horizon"]["backend_port"],
+            apis["horizon"]["redirect_from"]) == (443, 80, 80)
     ports = [spec["port"] for spec in apis.values()]
     assert len(ports) == len(set(ports))
     services = openstack.catalog()["services"]
@@ -506,7 +526,7 @@ def test_units(minion_id):
 def test_context(minion_id):
     ctx = openstack.context("extra")
     assert ctx["vip"] == VIP and ctx["fqdn"] == "cloud.lab.twin-cloud.test"
-    assert ctx["endpoint_host"] == VIP and ctx["auth_url"] == f"http://{VIP}:5000"
+    assert ctx["endpoint_host"] == VIP and ctx["auth_url"] == f"https://{VIP}:5000"
     assert ctx["me"] == "10.77.0.11" and ctx["id"] == "ctl1"
     assert ctx["memcached"] == "10.77.0.11:11211,10.77.0.12:11211"
     assert ctx["database_urls"] == {
@@ -538,7 +558,7 @@ def test_context_notifications_true_use_the_services_own_user(pillar):
 def test_endpoint_host_may_be_the_fqdn(pillar):
     pillar["openstack"]["endpoint_host"] = "{fqdn}"
     ctx = openstack.context("keystone")
-    assert ctx["auth_url"] == "http://cloud.lab.twin-cloud.test:5000"
+    assert ctx["auth_url"] == "https://cloud.lab.twin-cloud.test:5000"
 
 
 def test_config_of_the_main_file_has_the_implied_sections():
@@ -555,7 +575,7 @@ def test_config_of_the_main_file_has_the_implied_sections():
 def test_config_of_another_file_has_its_own_sections_only():
     sections = openstack.config("extra", "/etc/extra/other.conf")
     assert sections == {"x": {"url": openstack.context("extra")["database_urls"]["extra_api"],
-                              "auth": f"http://{VIP}:5000"}}
+                              "auth": f"https://{VIP}:5000"}}
 
 
 def test_config_the_catalog_overrides_what_is_implied(pillar):

@@ -32,10 +32,14 @@ def clouds_path(tmp_path):
     return tmp_path / "openstack" / "clouds.yaml"
 
 
+CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
 def pillar_of(minion="*", **kwargs):
     pillar = {"site": SITE}
     if minion != "*":
         pillar["secrets"] = {"keystone_admin_password": ADMIN_PASSWORD}
+        pillar["site_ca"] = {"cert": CA_PEM}
         pillar["asked"] = minion
     return pillar
 
@@ -215,21 +219,29 @@ def test_the_master_config_names_the_option():
 
 def test_document():
     doc = cloud.document(SITE, {"keystone_admin_password": ADMIN_PASSWORD},
-                         {"region": "RegionTwin"})
+                         {"region": "RegionTwin"}, "/etc/openstack/site-ca.pem")
     assert doc == {"clouds": {"lab": {
-        "auth": {"auth_url": "http://10.77.0.10:5000/v3", "username": "admin",
+        "auth": {"auth_url": "https://10.77.0.10:5000/v3", "username": "admin",
                  "password": ADMIN_PASSWORD, "project_name": "admin",
                  "user_domain_name": "Default", "project_domain_name": "Default"},
         "region_name": "RegionTwin",
         "interface": "public",
         "identity_api_version": 3,
+        "cacert": "/etc/openstack/site-ca.pem",
     }}}
 
 
+def test_document_over_http_names_no_ca():
+    doc = cloud.document(SITE, {"keystone_admin_password": "x"}, {"endpoint_scheme": "http"})
+    assert doc["clouds"]["lab"]["auth"]["auth_url"] == "http://10.77.0.10:5000/v3"
+    assert "cacert" not in doc["clouds"]["lab"]
+
+
 def test_document_endpoint_host_may_be_the_fqdn():
-    doc = cloud.document(SITE, {"keystone_admin_password": "x"}, {"endpoint_host": "{fqdn}"})
+    doc = cloud.document(SITE, {"keystone_admin_password": "x"}, {"endpoint_host": "{fqdn}"},
+                         "/ca.pem")
     cloud_doc = doc["clouds"]["lab"]
-    assert cloud_doc["auth"]["auth_url"] == "http://cloud.lab.twin-cloud.test:5000/v3"
+    assert cloud_doc["auth"]["auth_url"] == "https://cloud.lab.twin-cloud.test:5000/v3"
     assert cloud_doc["region_name"] == "RegionOne"
 
 
@@ -239,8 +251,9 @@ def test_document_endpoint_host_may_be_the_fqdn():
         ({"name": "x"}, {"keystone_admin_password": "x"}, "site:vips:api:address: missing"),
         (SITE, {}, "secrets:keystone_admin_password: missing"),
         (SITE, None, "secrets:keystone_admin_password: missing"),
+        (SITE, {"keystone_admin_password": "x"}, "site_ca:cert: missing"),
     ],
-    ids=["no-vip", "no-secret", "no-secrets"],
+    ids=["no-vip", "no-secret", "no-secrets", "no-ca"],
 )
 def test_document_names_what_is_missing(site, secrets, says):
     with pytest.raises(SaltInvocationError, match=says):
@@ -255,7 +268,11 @@ def test_clouds_yaml_writes_0600_and_returns_no_password(clouds_path):
     doc = yaml.safe_load(clouds_path.read_text())
     auth = doc["clouds"]["lab"]["auth"]
     assert auth["password"] == ADMIN_PASSWORD
-    assert auth["auth_url"] == "http://10.77.0.10:5000/v3"
+    assert auth["auth_url"] == "https://10.77.0.10:5000/v3"
+    # the site CA beside it, public, named as the CA the CLI trusts
+    ca = clouds_path.parent / "site-ca.pem"
+    assert doc["clouds"]["lab"]["cacert"] == str(ca)
+    assert ca.read_text() == CA_PEM and _mode(ca) == 0o644
     # the catalog's settings (salt/openstack/catalog.yaml), found through file_roots
     catalog = yaml.safe_load((REPO / "salt" / "openstack" / "catalog.yaml").read_text())
     assert doc["clouds"]["lab"]["region_name"] == catalog.get("region", "RegionOne")
@@ -304,4 +321,4 @@ def test_clouds_yaml_follows_the_pillars_catalog_overrides(clouds_path, monkeypa
     cloud.clouds_yaml()
     doc = yaml.safe_load(clouds_path.read_text())["clouds"]["lab"]
     assert doc["region_name"] == "RegionTwin"
-    assert doc["auth"]["auth_url"] == "http://cloud.lab.twin-cloud.test:5000/v3"
+    assert doc["auth"]["auth_url"] == "https://cloud.lab.twin-cloud.test:5000/v3"

@@ -118,8 +118,13 @@ def test_init_makes_the_keyring_and_an_encrypted_file(keydir, path):
                v.rstrip().endswith("-----END PGP MESSAGE-----") for v in _raw(path).values())
     values = secrets_file.read(path, keydir)
     assert sorted(values) == NAMES
-    # letters and digits; a BMC's fits IPMI (at most 20 bytes)
-    assert all(v.isalnum() and v.isascii() for v in values.values())
+    # letters and digits; a BMC's fits IPMI (at most 20 bytes); the CA's key a PEM
+    assert all(v.isalnum() and v.isascii() for n, v in values.items() if n != "tls_ca_key")
+    assert values["tls_ca_key"].startswith("-----BEGIN PRIVATE KEY-----\n")
+    # and the CA's certificate for it beside the file, public
+    ca = yaml.safe_load((path.parent / "site_ca.sls").read_text())["site_ca"]["cert"]
+    assert ca.startswith("-----BEGIN CERTIFICATE-----") and ret["ca_certificate"] == "written"
+    assert _mode(path.parent / "site_ca.sls") == 0o644
     assert all(len(values[n]) == 16 for n in secrets_file.bmc_names(SITE))
     assert len(values["nova_db_password"]) == 32
     assert not _no_value_in(ret, values)

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from tests.conftest import REPO, load_ext
+from tests.unit.sls import sample_ca_cert
 
 site_runner = load_ext("runners", "site")
 outputter = load_ext("output", "site_status")
@@ -151,7 +152,7 @@ def fake(monkeypatch):
     monkeypatch.setattr(site_runner, "_local", fake.local)
     monkeypatch.setattr(site_runner, "_ipmi_power", fake.ipmi)
     monkeypatch.setattr(site_runner, "_memcached_version", fake.memcached_version)
-    monkeypatch.setattr(site_runner, "_http", lambda url, method, timeout: (200, "HTTP 200"))
+    monkeypatch.setattr(site_runner, "_http", lambda url, method, timeout, context=None: (200, "HTTP 200"))
     return fake
 
 
@@ -162,7 +163,7 @@ def heal_state():
 
 def pillar_of(minion):
     if minion in SITE["nodes"]:
-        return {"site": SITE, "secrets": SECRETS}
+        return {"site": SITE, "secrets": SECRETS, "site_ca": {"cert": sample_ca_cert()}}
     return {"site": SITE}
 
 
@@ -192,7 +193,7 @@ def row(data, component, item):
 
 
 def test_all_green(fake, monkeypatch):
-    monkeypatch.setattr(site_runner, "_http", lambda url, method, timeout: (200, "HTTP 200"))
+    monkeypatch.setattr(site_runner, "_http", lambda url, method, timeout, context=None: (200, "HTTP 200"))
     data = run()
     assert data["status"] == "ok" and data["retcode"] == 0 and data["problems"] == []
     assert site_runner.__context__["retcode"] == 0
@@ -214,7 +215,7 @@ def test_all_green(fake, monkeypatch):
     assert row(data, "nfs", "ctl1")["detail"] == (
         "mounted: /srv/backups, /var/lib/glance/images")  # from salt/nfs/defaults.yaml
     # every API of salt/openstack/services/*.yaml, through the VIP
-    assert row(data, "api", "keystone")["detail"] == "http://10.77.0.10:5000/v3: HTTP 200"
+    assert row(data, "api", "keystone")["detail"] == "https://10.77.0.10:5000/v3: HTTP 200"
     assert row(data, "heal", "-")["detail"] == "nothing suppressed"
     assert {r["state"] for r in data["rows"]} <= {"ok", "info"}
 
@@ -350,15 +351,17 @@ def test_a_heal_to_be_retried_is_shown(fake, heal_state):
 def test_apis_through_the_vip(fake, monkeypatch):
     calls = []
 
-    def http(url, method, timeout):
-        calls.append((url, method))
+    def http(url, method, timeout, context=None):
+        calls.append((url, method, context is not None))
         return (503, "HTTP 503") if "9292" in url else (300, "HTTP 300")
 
     monkeypatch.setattr(site_runner, "_http", http)
-    monkeypatch.setattr(site_runner, "_catalog", lambda pillar: {
-        "keystone": {"port": 5000, "check": "GET /v3"}, "glance": {"port": 9292}})
+    monkeypatch.setattr(site_runner, "_catalog", lambda pillar: ("https", {
+        "keystone": {"port": 5000, "check": "GET /v3"}, "glance": {"port": 9292}}))
     data = run()
-    assert calls == [("http://10.77.0.10:9292/", "GET"), ("http://10.77.0.10:5000/v3", "GET")]
+    # https, verified with the site CA of the pillar
+    assert calls == [("https://10.77.0.10:9292/", "GET", True),
+                     ("https://10.77.0.10:5000/v3", "GET", True)]
     assert row(data, "api", "keystone")["state"] == "ok"
     assert row(data, "api", "glance")["state"] == "DEGRADED"
 
