@@ -96,7 +96,7 @@ ENV = {
     "HEAT_DOMAIN_ADMIN": "heat_domain_admin",
     "HEAT_DOMAIN_ADMIN_PASSWORD": "domain-admin-S3cret",
     "HEAT_ROLES": "heat_stack_owner,heat_stack_user",
-    "OS_AUTH_URL": "http://10.77.0.10:5000/v3",
+    "OS_AUTH_URL": "https://10.77.0.10:5000/v3",
 }
 
 
@@ -269,9 +269,9 @@ def test_heat_conf_names_the_stack_domain_the_trustee_and_keystone(minions):
     assert default["stack_domain_admin_password"] == secret_value("heat_domain_admin_password")
     assert default["num_engine_workers"] in (1, 2)
     assert conf["trustee"] == {
-        "auth_type": "password", "auth_url": f"http://{VIP}:5000", "username": "heat",
+        "auth_type": "password", "auth_url": f"https://{VIP}:5000", "username": "heat",
         "password": secret_value("heat_keystone_password"), "user_domain_name": "Default"}
-    assert conf["clients_keystone"]["auth_uri"] == f"http://{VIP}:5000"
+    assert conf["clients_keystone"]["auth_uri"] == f"https://{VIP}:5000"
     assert conf["database"]["connection"].startswith("mysql+pymysql://heat:")
     assert conf["keystone_authtoken"]["username"] == "heat"
     assert "transport_url" in default
@@ -284,8 +284,9 @@ def test_heat_has_two_keystone_services_and_two_apis(minions):
         ("heat-cfn", "cloudformation", "heat-cfn")]
     apis = minions("ctl1").modules.openstack.apis()
     assert apis["heat"]["port"] == 8004 and apis["heat-cfn"]["port"] == 8000
-    assert apis["horizon"] == {"port": 80, "check": "GET /horizon/auth/login/",
-                               "service": "horizon"}
+    assert apis["horizon"] == {"port": 443, "backend_port": 80, "redirect_from": 80,
+                               "check": "GET /horizon/auth/login/", "service": "horizon",
+                               "tls": True}
 
 
 def test_the_stack_domain_is_kept_from_the_first_controller_only(rendered):
@@ -301,7 +302,7 @@ def test_the_stack_domain_is_kept_from_the_first_controller_only(rendered):
     assert env["HEAT_DOMAIN"] == "heat" and env["HEAT_DOMAIN_ADMIN"] == "heat_domain_admin"
     assert env["HEAT_DOMAIN_ADMIN_PASSWORD"] == secret_value("heat_domain_admin_password")
     assert env["OS_PASSWORD"] == secret_value("keystone_admin_password")
-    assert env["OS_AUTH_URL"] == f"http://{VIP}:5000/v3"
+    assert env["OS_AUTH_URL"] == f"https://{VIP}:5000/v3"
     assert env["HEAT_ROLES"].split(",") == ["heat_stack_owner", "heat_stack_user"]
     # the passwords go through the environment, never the command line
     assert "S3cret" not in args["name"] + args["unless"]
@@ -339,7 +340,7 @@ def test_local_settings_is_python_with_shared_sessions_and_key(minions, rendered
     cache = settings_["CACHES"]["default"]
     assert cache["BACKEND"].endswith("PyMemcacheCache")
     assert cache["LOCATION"] == [f"{a}:11211" for a in ADDRESSES.values()]
-    assert settings_["OPENSTACK_KEYSTONE_URL"] == f"http://{VIP}:5000/v3"
+    assert settings_["OPENSTACK_KEYSTONE_URL"] == f"https://{VIP}:5000/v3"
     assert {VIP, ADDRESSES[node], f"{node}.lab.example"} <= set(settings_["ALLOWED_HOSTS"])
     assert "*" not in settings_["ALLOWED_HOSTS"]
 

@@ -160,7 +160,7 @@ def test_neutron_conf_asks_for_ha_routers_two_dhcp_agents_and_few_workers(minion
     # nova is told about ports with neutron's own credentials
     assert conf["nova"]["username"] == "neutron"
     assert conf["nova"]["password"] == secret_value("neutron_keystone_password")
-    assert conf["nova"]["auth_url"] == "http://10.77.0.10:5000"
+    assert conf["nova"]["auth_url"] == "https://10.77.0.10:5000"
 
 
 @pytest.mark.parametrize("path", ["/etc/neutron/l3_agent.ini", "/etc/neutron/dhcp_agent.ini"])

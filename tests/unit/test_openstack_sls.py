@@ -390,7 +390,7 @@ def test_the_pillar_top_gives_generated_files_to_each_node_by_id(tmp_path):
         loaders.reset_state()
     assert top == {"base": {
         "*": ["site", "settings", {"ignore_missing": True}],
-        "ctl1,ctl2,nas,obj3": [{"match": "list"}, "secrets"],
+        "ctl1,ctl2,nas,obj3": [{"match": "list"}, "secrets", "site_ca"],
         "ctl1": [{"match": "list"}, "keystone_keys", "swift_rings", {"ignore_missing": True}],
         "ctl2": [{"match": "list"}, "keystone_keys", "swift_rings", {"ignore_missing": True}],
         "obj3": [{"match": "list"}, "swift_rings", {"ignore_missing": True}],

@@ -74,7 +74,8 @@ def _service(name):
 def configure_loader_modules():
     salt_funcs = {
         "openstack.service": _service,
-        "openstack.context": lambda name: {"endpoint_host": VIP, "vip": VIP, "name": name},
+        "openstack.context": lambda name: {"endpoint_host": VIP, "endpoint": f"https://{VIP}",
+                                           "vip": VIP, "name": name},
         "openstack.fill": openstack_module.fill,
         "openstack.catalog": lambda: {"region": "RegionTwin"},
     }
@@ -184,7 +185,7 @@ def test_identity_registered_as_wanted(register):
     assert ret == {"name": "glance", "result": True, "changes": {},
                    "comment": "glance is registered in Keystone"}
     assert register.calls == [("glance", {
-        "service_type": "image", "url": f"http://{VIP}:9292", "password": GLANCE_PASSWORD,
+        "service_type": "image", "url": f"https://{VIP}:9292", "password": GLANCE_PASSWORD,
         "description": "OpenStack Image", "user": True, "test": False})]
 
 
@@ -209,9 +210,9 @@ def test_identity_registered_also_registers_the_extra_services(register):
     ret = _returns(openstack_state.identity_registered("heat"))
     assert [name for name, _ in register.calls] == ["heat", "heat-cfn"]
     heat, cfn = register.calls[0][1], register.calls[1][1]
-    assert heat["url"] == f"http://{VIP}:8004/v1/%(tenant_id)s"
+    assert heat["url"] == f"https://{VIP}:8004/v1/%(tenant_id)s"
     assert heat["user"] is True and heat["password"] == HEAT_PASSWORD
-    assert cfn == {"service_type": "cloudformation", "url": f"http://{VIP}:8000/v1",
+    assert cfn == {"service_type": "cloudformation", "url": f"https://{VIP}:8000/v1",
                    "description": "OpenStack CloudFormation", "user": False, "test": False}
     assert ret["changes"] == {"keystone": ["create service heat-cfn (cloudformation)"]}
     assert ret["result"] is True
@@ -221,7 +222,7 @@ def test_identity_registered_keystone_has_no_user(register):
     _returns(openstack_state.identity_registered("keystone"))
     name, kwargs = register.calls[0]
     assert name == "keystone" and kwargs["user"] is False
-    assert kwargs["url"] == f"http://{VIP}:5000/v3"
+    assert kwargs["url"] == f"https://{VIP}:5000/v3"
 
 
 def test_identity_registered_without_identity(register):
@@ -357,7 +358,7 @@ def test_keystone_bootstrapped_when_the_administrator_gets_a_token(bootstrap):
 def test_keystone_bootstrap(bootstrap):
     run, _ = bootstrap
     ret = _returns(openstack_state.keystone_bootstrapped("admin"))
-    url = f"http://{VIP}:5000/v3"
+    url = f"https://{VIP}:5000/v3"
     assert ret == {"name": "admin", "result": True, "changes": {"bootstrap": url},
                    "comment": "Keystone bootstrapped"}
     command = run.call_args.args[0]
@@ -379,7 +380,7 @@ def test_keystone_bootstrap(bootstrap):
 def test_keystone_bootstrap_test_mode(bootstrap, test_mode):
     run, _ = bootstrap
     ret = _returns(openstack_state.keystone_bootstrapped("admin"))
-    assert ret["result"] is None and ret["changes"] == {"bootstrap": f"http://{VIP}:5000/v3"}
+    assert ret["result"] is None and ret["changes"] == {"bootstrap": f"https://{VIP}:5000/v3"}
     run.assert_not_called()
 
 

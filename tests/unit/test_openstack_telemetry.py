@@ -187,7 +187,7 @@ def test_ceilometer_reaches_keystone_gnocchi_and_rabbitmq_as_itself(minion, site
     vip = SITES[site][3]
     conf = service_file(minion, site, minion_id, "ceilometer", CEILOMETER_CONF)
     creds = conf["service_credentials"]
-    assert creds["auth_url"] == f"http://{vip}:5000"
+    assert creds["auth_url"] == f"https://{vip}:5000"
     assert creds["username"] == "ceilometer"
     assert creds["password"] == secret_value("ceilometer_keystone_password")
     assert creds["project_name"] == "service"
