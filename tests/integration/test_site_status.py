@@ -48,13 +48,13 @@ def test_table_json_and_exit_status(master):
     assert rows[("node", "ctl1")]["detail"].endswith("minion up")
     assert rows[("node", "ctl2")]["detail"].endswith("minion DOWN")
     assert rows[("galera", "ctl1")]["state"] == "DEGRADED"  # no MariaDB on this machine
-    # every API of the catalog probed at the VIP (no HAProxy here: no answer)
+    # every API of the catalog probed at the VIP over https (no HAProxy here: no answer)
     apis = catalog_apis()
     assert apis and ("api", "-") not in rows
     for api, spec in apis.items():
         row = rows[("api", api)]
         path = spec.get("check", "GET /").partition(" ")[2] or "/"
-        assert row["detail"].startswith(f"http://127.0.0.10:{spec['port']}{path}: "), row
+        assert row["detail"].startswith(f"https://127.0.0.10:{spec['port']}{path}: "), row
         if "no answer" in row["detail"]:
             assert row["state"] == "DEGRADED", row
     assert "node ctl2: " in " ".join(data["problems"])
