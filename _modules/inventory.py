@@ -574,9 +574,17 @@ def _check_disks(problems, site):
                 problems.require(disk, path, "size_gb", "the loop file's size in GB")
 
 
+def _pem_block(value):
+    """True for a PEM block (``-----BEGIN ...-----`` to ``-----END ...-----``)."""
+    lines = value.strip().splitlines()
+    return (len(lines) > 2 and lines[0].startswith("-----BEGIN ")
+            and lines[-1].startswith("-----END ") and lines[-1].endswith("-----"))
+
+
 def _check_secrets(problems, site, secrets):
     """When the secrets pillar is given: it is a mapping, no value starts
-    with '-', and every node's bmc:password_secret is a key in it."""
+    with '-' (but a PEM block: the site CA's key, which goes to a file), and
+    every node's bmc:password_secret is a key in it."""
     if secrets is None:
         return
     if not isinstance(secrets, dict):
@@ -585,7 +593,7 @@ def _check_secrets(problems, site, secrets):
         )
         return
     for name, value in sorted(secrets.items()):
-        if isinstance(value, str) and value.startswith("-"):
+        if isinstance(value, str) and value.startswith("-") and not _pem_block(value):
             # the value itself is never shown
             problems.add(
                 ("secrets", name),

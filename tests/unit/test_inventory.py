@@ -501,9 +501,14 @@ def test_every_problem_is_reported_at_once():
             {**SECRETS, "aodh_rabbitmq_password": "-nfFQjCX"},
             [("secrets:aodh_rabbitmq_password", "starts with '-'")],
         ),
+        # the site CA's key: a PEM block, written to a file, never on a command line
+        ({**SECRETS, "tls_ca_key": "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----"},
+         []),
+        ({**SECRETS, "tls_ca_key": "-----BEGIN PRIVATE KEY-----"},
+         [("secrets:tls_ca_key", "starts with '-'")]),
     ],
     ids=["no-secrets-skips-check", "all-present", "one-missing", "not-a-mapping",
-         "leading-dash"],
+         "leading-dash", "pem-block", "half-a-pem"],
 )
 def test_secret_cross_check(secrets, expected):
     assert_problems(inventory.validate_site(BASE_SITE, secrets), expected)
