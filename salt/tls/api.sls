@@ -22,6 +22,7 @@ tls-ca-key-managed:
 tls-api-dir-managed:
   file.directory:
     - name: {{ tls.api.dir }}
+    - makedirs: True  {#- before the haproxy package makes /etc/haproxy #}
     - user: root
     - group: root
     - mode: '0755'
