@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from lab import secrets as lab_secrets
+
 from .browser import ARTIFACTS, horizon_instances
 from .test_openstack_heat_horizon import HORIZON, admin_password, create_stack
 from .test_openstack_storage import create_volume
@@ -105,7 +107,7 @@ def attach_evidence(lab, volume_id):
 def test_horizon_in_a_real_browser_lists_the_server(cloud):
     shot = ARTIFACTS / "smoke-horizon-instances.png"
     seen = horizon_instances(HORIZON, "admin", admin_password(), ["smoke-server-1"],
-                             screenshot=shot)
+                             screenshot=shot, ca_file=lab_secrets.ca_file())
     assert seen["status"] == 200 and not seen["missing"], seen
     assert shot.stat().st_size > 0
     print(f"\nscreenshot: {shot}")
