@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from .sls import (REPO, SALT, load, minion_loaders, minion_opts, render_file, state_args as _args,
-                  state_function as _function)
+from .sls import (REPO, SALT, load, minion_loaders, minion_opts, render_file, sample_ca_cert,
+                  state_args as _args, state_function as _function)
 
 COOKIE = "cookie-value-never-rendered"
 ADMIN_PASSWORD = "admin-password-value"
@@ -21,6 +21,7 @@ def _opts(tmp_path, minion_id):
             "rabbitmq_erlang_cookie": COOKIE,
             "rabbitmq_admin_password": ADMIN_PASSWORD,
         },
+        "site_ca": {"cert": sample_ca_cert()},  # rabbitmq includes base, base the CA's trust
     }
     return minion_opts(tmp_path / minion_id, minion_id, pillar, file_roots=(SALT, REPO))
 
