@@ -123,6 +123,30 @@ def minion_loaders(grains=None):
             loaders.reset_state()
 
 
+@contextlib.contextmanager
+def site_minions(base, sites):
+    """
+    Yields ``get(site, minion_id, label="", **pillar)``: the loaders of one
+    masterless node of ``sites`` ({name: site pillar}, e.g. ``site_pillar``'s),
+    with that site's pillar, every secret it needs (``secrets_of``) and
+    ``pillar`` over them (``label`` names that variant); cache under ``base``.
+    """
+    with minion_loaders() as loaders:
+
+        def get(site, minion_id, label="", **extra):
+            key = (site, minion_id, label)
+
+            def opts():
+                pillar = dict(sites[site])
+                pillar["secrets"] = secrets_of(pillar)
+                pillar.update(extra)
+                return minion_opts(base / "-".join(filter(None, key)), minion_id, pillar)
+
+            return loaders(key, opts)
+
+        yield get
+
+
 # --- highstate data -------------------------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ import configparser
 
 import pytest
 
-from .sls import SALT, minion_loaders, minion_opts, secrets_of, site_pillar, state_args
+from .sls import SALT, site_minions, site_pillar, state_args
 
 SITES = {name: site_pillar(name) for name in ("lab", "example")}
 CONTROLLERS = [
@@ -25,25 +25,11 @@ IDS = [f"{site}-{node}" for site, node in CONTROLLERS]
 GALERA_CONFIG_STATE = "galera-config-managed"
 
 
-def _pillar(site, **extra):
-    pillar = dict(SITES[site])
-    pillar["secrets"] = secrets_of(pillar)
-    pillar.update(extra)
-    return pillar
-
-
 @pytest.fixture(scope="module")
 def minion(tmp_path_factory):
     """``minion(site, id, label="", **pillar)``: the loaders of one masterless
     node, with ``pillar`` over its site's (``label`` names that variant)."""
-    tmp = tmp_path_factory.mktemp("hardening")
-    with minion_loaders() as loaders:
-
-        def get(site, minion_id, label="", **extra):
-            key = (site, minion_id, label)
-            return loaders(key, lambda: minion_opts(tmp / "-".join(filter(None, key)), minion_id,
-                                                    _pillar(site, **extra)))
-
+    with site_minions(tmp_path_factory.mktemp("hardening"), SITES) as get:
         yield get
 
 

@@ -13,8 +13,7 @@ import re
 
 import pytest
 
-from .sls import (SALT, minion_loaders, minion_opts, render_error_expected, render_file,
-                  secrets_of, site_pillar, state_args)
+from .sls import render_error_expected, render_file, site_minions, site_pillar, state_args
 
 SITES = {name: site_pillar(name) for name in ("lab", "example")}
 NODES = [(site, node, spec.get("roles", [])) for site, doc in SITES.items()
@@ -23,23 +22,9 @@ CONTROLLERS = [(site, node) for site, node, roles in NODES if "controller" in ro
 CERT = "/etc/haproxy/tls/api.pem"
 
 
-def _pillar(site, **extra):
-    pillar = dict(SITES[site])
-    pillar["secrets"] = secrets_of(pillar)
-    pillar.update(extra)
-    return pillar
-
-
 @pytest.fixture(scope="module")
 def minion(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("tls")
-    with minion_loaders() as loaders:
-
-        def get(site, minion_id, label="", **extra):
-            key = (site, minion_id, label)
-            return loaders(key, lambda: minion_opts(tmp / "-".join(filter(None, key)), minion_id,
-                                                    _pillar(site, **extra)))
-
+    with site_minions(tmp_path_factory.mktemp("tls"), SITES) as get:
         yield get
 
 
