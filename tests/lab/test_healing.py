@@ -162,7 +162,9 @@ def test_killed_server_powers_on_highstates_and_rejoins_every_pool(healing, writ
     table = rows(data)
     assert table[("node", "ctl2")]["state"] == "DEGRADED"
     assert table[("galera", "ctl2")]["state"] == "DEGRADED"
-    assert table[("galera", "ctl1")]["state"] == "ok"  # Primary on the survivor + garbd
+    # Primary on the survivor + garbd once Galera has evicted ctl2 (its
+    # membership change may still be under way when the minion is seen down)
+    wait_row(lab, ("galera", "ctl1"), lambda row: row["state"] == "ok", timeout=90)
     assert writes.write("ctl1", "while ctl2 was off")
     # fencing (fence_ipmilan, method onoff) may have powered it on already
     lab.cli("poweron", "ctl2", check=False)

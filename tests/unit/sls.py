@@ -1,10 +1,13 @@
 """Rendering the repo's SLS with Salt's real loader (masterless, no daemon)
 and reading the highstate data it gives (``state.show_sls``), in tests."""
 
+import atexit
 import contextlib
 import functools
 import logging
 import pathlib
+import shutil
+import tempfile
 from unittest.mock import patch
 
 import salt.config
@@ -12,6 +15,7 @@ import salt.loader
 import yaml
 from saltfactories.utils.functional import Loaders
 
+from adminbox import master_conf
 from lab import secrets as lab_secrets
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -59,6 +63,22 @@ def secrets_of(doc):
     """Pillar ``secrets`` of the site pillar ``doc``: every secret the site
     needs (``lab.secrets.names``), each with its ``secret_value``."""
     return {name: secret_value(name) for name in lab_secrets.names(doc["site"])}
+
+
+# --- the state tree served ---------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def served_roots():
+    """The file roots the master serves (``salt/`` and a directory of links to
+    the extension folders, ``adminbox.master_conf.fileserver_root``), made
+    once per test session. Never the checkout itself: every ``show_sls``
+    lists the roots, and the checkout's ``.venv`` and ``.git`` made that walk
+    most of a render test's time."""
+    links = pathlib.Path(tempfile.mkdtemp(prefix="twin-cloud-roots-"))
+    atexit.register(shutil.rmtree, links, True)
+    master_conf.fileserver_root(links, REPO)
+    return (SALT, links)
 
 
 # --- masterless minions ---------------------------------------------------------------------------

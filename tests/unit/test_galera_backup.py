@@ -21,7 +21,7 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from tests.conftest import load_ext
 
-from .sls import REPO, SALT, load, minion_loaders, minion_opts, site_pillar, state_args
+from .sls import served_roots, REPO, load, minion_loaders, minion_opts, site_pillar, state_args
 
 galera_backup = load_ext("modules", "galera_backup")
 
@@ -657,7 +657,7 @@ def render(tmp_path_factory):
         def show(minion_id, sls, pillar=None):
             pillar = pillar if pillar is not None else site_pillar("lab")
             minion = loaders((minion_id, repr(pillar)), lambda: minion_opts(
-                tmp_path_factory.mktemp(minion_id), minion_id, pillar, file_roots=(SALT, REPO)))
+                tmp_path_factory.mktemp(minion_id), minion_id, pillar, file_roots=served_roots()))
             salt_log = logging.getLogger("salt")
             level = salt_log.level
             salt_log.setLevel(logging.CRITICAL + 1)  # expected render errors are not logged

@@ -10,7 +10,7 @@ import yaml
 
 from lab import config as lab_config
 
-from .sls import (REPO, SALT, load, minion_loaders, minion_opts, render_error_expected,
+from .sls import (served_roots, REPO, load, minion_loaders, minion_opts, render_error_expected,
                   render_file, site_pillar,
                   state_args as _args, state_function as _function)
 
@@ -44,7 +44,7 @@ def minion(tmp_path_factory):
                 pillar["minion"] = minion_pillar
             return Minion(loaders((minion_id, repr(pillar)), lambda: minion_opts(
                 tmp_path_factory.mktemp(minion_id), minion_id, pillar,
-                file_roots=(SALT, REPO))))
+                file_roots=served_roots())))
 
         yield get
 

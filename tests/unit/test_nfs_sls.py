@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from .sls import (REPO, SALT, load, minion_loaders, minion_opts, render_error_expected,
+from .sls import (served_roots, load, minion_loaders, minion_opts, render_error_expected,
                   render_file, state_args as _args,
                   state_function as _function)
 
@@ -42,7 +42,7 @@ def minion(tmp_path_factory):
         def get(minion_id, overrides=None, site=None):
             pillar = {**copy.deepcopy(SITE if site is None else site), **(overrides or {})}
             return Minion(loaders((minion_id, repr(pillar)), lambda: minion_opts(
-                tmp_path_factory.mktemp(minion_id), minion_id, pillar, file_roots=(SALT, REPO))))
+                tmp_path_factory.mktemp(minion_id), minion_id, pillar, file_roots=served_roots())))
 
         yield get
 

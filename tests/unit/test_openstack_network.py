@@ -13,7 +13,7 @@ import functools
 
 import pytest
 
-from .sls import (REPO, SALT, load as _load, minion_loaders, minion_opts, secret_value,
+from .sls import (served_roots, load as _load, minion_loaders, minion_opts, secret_value,
                   secrets_of, state_args)
 
 ML2 = "/etc/neutron/plugins/ml2/ml2_conf.ini"
@@ -38,7 +38,7 @@ def _site(name):
 def _opts(tmp_path, site, minion_id):
     doc = _site(site)
     return minion_opts(tmp_path / site / minion_id, minion_id,
-                       {**doc, "secrets": secrets_of(doc)}, file_roots=(SALT, REPO))
+                       {**doc, "secrets": secrets_of(doc)}, file_roots=served_roots())
 
 
 @pytest.fixture(scope="module")

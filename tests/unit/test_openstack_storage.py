@@ -21,7 +21,7 @@ from salt.exceptions import SaltInvocationError
 
 from tests.conftest import load_ext, load_utils
 
-from .sls import (REPO, SALT, minion_loaders, minion_opts, state_args as _args,
+from .sls import (served_roots, REPO, minion_loaders, minion_opts, state_args as _args,
                   state_function as _function)
 
 rings = load_ext("runners", "swift_rings")
@@ -404,7 +404,7 @@ def test_the_node_script_stops_at_a_failing_command(tmp_path, capsys):
 
 def _opts(tmp_path, minion_id, pillar):
     return minion_opts(
-        tmp_path, minion_id, pillar, file_roots=(SALT, REPO),
+        tmp_path, minion_id, pillar, file_roots=served_roots(),
         # the extensions load from module_dirs; a state run syncing them
         # into the cache as well races the loader (functions missing at times)
         autoload_dynamic_modules=False)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .sls import (REPO, SALT, load, minion_loaders, minion_opts, render_file, sample_ca_cert,
+from .sls import (served_roots, load, minion_loaders, minion_opts, render_file, sample_ca_cert,
                   state_args as _args, state_function as _function)
 
 COOKIE = "cookie-value-never-rendered"
@@ -23,7 +23,7 @@ def _opts(tmp_path, minion_id):
         },
         "site_ca": {"cert": sample_ca_cert()},  # rabbitmq includes base, base the CA's trust
     }
-    return minion_opts(tmp_path / minion_id, minion_id, pillar, file_roots=(SALT, REPO))
+    return minion_opts(tmp_path / minion_id, minion_id, pillar, file_roots=served_roots())
 
 
 class Minion:

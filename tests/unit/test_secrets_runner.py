@@ -20,7 +20,7 @@ from salt.exceptions import SaltInvocationError
 from lab import secrets as lab_secrets
 from tests.conftest import load_ext, load_utils, message_to_another_key
 
-from .sls import SALT, minion_loaders, minion_opts, site_pillar, state_args
+from .sls import served_roots, SALT, minion_loaders, minion_opts, site_pillar, state_args
 
 runner = load_ext("runners", "secrets")
 secrets_file = load_ext("utils", "secrets_file")
@@ -341,7 +341,7 @@ def render(tmp_path_factory):
     with minion_loaders() as loaders:
         minion = loaders("admin", lambda: minion_opts(
             tmp_path_factory.mktemp("admin"), "admin_master", site_pillar("lab"),
-            file_roots=(SALT, REPO)))
+            file_roots=served_roots()))
         yield minion.modules.state.show_sls
 
 
