@@ -475,7 +475,16 @@ def all_packages(roles=None):
 
 
 def endpoint_scheme(data):
-    """The scheme of every API frontend of catalog ``data``: https or http."""
+    """
+    The scheme of every API frontend of catalog ``data``: https (the
+    default: TLS on the VIP) or http; anything else raises, naming the key.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call openstack.endpoint_scheme '{"endpoint_scheme": "https"}'
+    """
     scheme = data.get("endpoint_scheme", "https")
     if scheme not in ("https", "http"):
         raise SaltInvocationError(
@@ -487,11 +496,7 @@ def endpoint_scheme(data):
 
 def apis():
     """
-    Every API frontend: ``{api: {port, backend_port, check, service, tls,
-    redirect_from}}``
-    (HAProxy reads it): ``tls`` when the catalog's ``endpoint_scheme`` is
-    https; ``redirect_from``: a port answering with a redirect to it (Horizon's
-    80), or None.
+    Every API frontend of the catalog (``frontends``; HAProxy reads it).
 
     CLI Example:
 
@@ -499,7 +504,23 @@ def apis():
 
         salt-call openstack.apis
     """
-    data = catalog()
+    return frontends(catalog())
+
+
+def frontends(data):
+    """
+    Every API frontend of catalog ``data``: ``{api: {port, backend_port,
+    check, service, tls, redirect_from}}``: ``tls`` when the catalog's
+    ``endpoint_scheme`` is https; ``redirect_from``: a port answering with a
+    redirect to it (Horizon's 80), or None. Pure (the master's runners call
+    it through ``_utils/catalog.py``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call openstack.frontends "$(salt-call --out=json openstack.catalog | jq .local)"
+    """
     tls = endpoint_scheme(data) == "https"
     found = {}
     for name, svc in data["services"].items():

@@ -19,18 +19,10 @@ DEFAULT_PATH = "/etc/openstack/clouds.yaml"
 CA_FILE = "site-ca.pem"  # beside the clouds.yaml
 
 
-def _catalog_settings():
-    for root in (__opts__.get("file_roots") or {}).get("base") or []:
-        path = os.path.join(root, "openstack", "catalog.yaml")
-        if os.path.isfile(path):
-            with salt.utils.files.fopen(path, "r") as handle:
-                return yaml.safe_load(handle) or {}
-    return {}
-
-
 def document(site, secrets, catalog, cacert=None):
-    """The clouds.yaml mapping for ``site`` (``cacert``: the CA file the
-    client trusts, with https endpoints); pure."""
+    """The clouds.yaml mapping for ``site`` from the merged ``catalog``
+    (``_utils/catalog.py``'s: region, endpoint host and scheme; ``cacert``:
+    the CA file the client trusts, with https endpoints); pure."""
     vip = ((site.get("vips") or {}).get("api") or {})
     if not vip.get("address"):
         raise SaltInvocationError("site:vips:api:address: missing; the cloud's API address")
@@ -39,7 +31,7 @@ def document(site, secrets, catalog, cacert=None):
         raise SaltInvocationError("secrets:keystone_admin_password: missing from the secrets pillar")
     host = str(catalog.get("endpoint_host", "{vip}")).format(vip=vip["address"],
                                                             fqdn=vip.get("fqdn", ""))
-    scheme = catalog.get("endpoint_scheme", "https")
+    scheme = catalog["endpoint_scheme"]
     cloud = {
         "auth": {
             "auth_url": f"{scheme}://{host}:5000/v3",
@@ -85,9 +77,10 @@ def clouds_yaml(minion=None):
             raise SaltInvocationError("site:nodes: no node has the controller role")
         minion = controllers[0]
     pillar = __salt__["pillar.show_pillar"](minion)
-    # the catalog's settings as the services see them: pillar `openstack:` over
-    # the file (region, endpoint_host), like openstack.catalog on the minions
-    settings = {**_catalog_settings(), **(pillar.get("openstack") or {})}
+    # the catalog as the services see it: pillar `openstack:` over the files
+    # (region, endpoint_host, endpoint_scheme), like openstack.catalog on the minions
+    settings = __utils__["catalog.load"](__utils__["catalog.roots"](__opts__),
+                                         pillar.get("openstack"))
     path = __opts__.get("twin_cloud_clouds_yaml") or DEFAULT_PATH
     os.makedirs(os.path.dirname(path), exist_ok=True)
     ca_pem = (pillar.get("site_ca") or {}).get("cert")

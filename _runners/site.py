@@ -165,30 +165,11 @@ def _settings(component, pillar):
 
 
 def _catalog(pillar):
-    """Every API frontend of every service (what HAProxy serves on the VIP),
-    and their scheme (the catalog's ``endpoint_scheme``)."""
-    services, scheme = {}, "https"
-    for root in (__opts__.get("file_roots") or {}).get("base") or []:
-        path = os.path.join(root, "openstack", "catalog.yaml")
-        if os.path.isfile(path):
-            with open(path, encoding="utf-8") as handle:
-                data = yaml.safe_load(handle) or {}
-            order = data.get("order") or []
-            scheme = data.get("endpoint_scheme", scheme)
-            for name in order:
-                with open(os.path.join(root, "openstack", "services", f"{name}.yaml"),
-                          encoding="utf-8") as handle:
-                    services[name] = yaml.safe_load(handle) or {}
-            break
-    settings = (pillar or {}).get("openstack") or {}
-    override = settings.get("services")
-    if isinstance(override, dict):
-        services = salt.utils.dictupdate.merge(copy.deepcopy(services), override)
-    return settings.get("endpoint_scheme", scheme), {
-        api: spec
-        for _, service in sorted(services.items())
-        for api, spec in sorted(((service or {}).get("apis") or {}).items())
-    }
+    """The scheme and every API frontend (what HAProxy serves on the VIP) of
+    the catalog, as ``_utils/catalog.py`` reads it for the master."""
+    data = __utils__["catalog.load"](__utils__["catalog.roots"](__opts__),
+                                     (pillar or {}).get("openstack"))
+    return data["endpoint_scheme"], data["frontends"]
 
 
 # --- parsers (pure) -------------------------------------------------------------------------

@@ -11,8 +11,8 @@ One implementation for a site and the lab: the runner ``secrets``
 dunders, every function takes the paths it works on.
 
 - the names: the BMC passwords the inventory names, ``SERVICE_SECRETS``, the
-  OpenStack catalog's (``openstack_names``: ``_modules/openstack.py`` read
-  from the state tree's roots);
+  OpenStack catalog's (``openstack_names``: ``_utils/catalog.py``'s reading
+  of the state tree's roots);
 - the master's keyring: one key without passphrase (the master decrypts
   unattended), made once in ``gpg_keydir`` (mode 0700);
 - the file: ``secrets:`` with every value an ASCII-armored message to that
@@ -23,6 +23,7 @@ The ``gpg`` binary does the work (``--homedir <keydir> --batch``), as the
 renderer calls it. Nothing here logs, prints or returns a value.
 """
 
+import datetime
 import importlib.util
 import os
 import re
@@ -31,7 +32,9 @@ import shutil
 import string
 import subprocess
 
+import salt.utils.x509 as x509util
 import yaml
+from cryptography.hazmat.primitives import serialization
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 SHEBANG = "#!yaml|gpg"
@@ -88,39 +91,25 @@ def bmc_names(site):
                    if ((spec or {}).get("bmc") or {}).get("password_secret")})
 
 
-def _load_by_path(path, module_name):
-    spec = importlib.util.spec_from_file_location(module_name, path)
+def _catalog_reader():
+    """``_utils/catalog.py`` beside this file (Salt syncs both to the same
+    directory; the lab imports both by path)."""
+    spec = importlib.util.spec_from_file_location(
+        "twin_cloud_catalog", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                           "catalog.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def _find(roots, relative):
-    for root in roots:
-        path = os.path.join(str(root), relative)
-        if os.path.isfile(path):
-            return path
-    raise SaltInvocationError(
-        f"{relative} is in none of the state tree's roots ({', '.join(map(str, roots))}): "
-        "check file_roots:base in the master's config"
-    )
-
-
 def openstack_names(roots, override=None):
     """
-    The secrets the OpenStack catalog needs: ``_modules/openstack.py``'s
-    ``secret_names`` of the catalog under ``openstack/`` (both found in
-    ``roots``, the fileserver's ``file_roots:base``), with pillar
-    ``openstack:`` (``override``) over it.
+    The secrets the OpenStack catalog needs (``_utils/catalog.py``'s
+    reading of the catalog under ``openstack/`` in ``roots``, the
+    fileserver's ``file_roots:base``, with pillar ``openstack:``
+    (``override``) over it).
     """
-    openstack = _load_by_path(_find(roots, os.path.join("_modules", "openstack.py")),
-                              "twin_cloud_openstack_catalog")
-
-    def read(relative):
-        with open(_find(roots, relative), encoding="utf-8") as handle:
-            return handle.read()
-
-    return openstack.secret_names(openstack.build_catalog(read, override or {}))
+    return _catalog_reader().load(roots, override)["secret_names"]
 
 
 def wanted_names(site, openstack=()):
@@ -132,8 +121,6 @@ def wanted_names(site, openstack=()):
 def pem_private_key():
     """A new RSA private key (``CA_KEY_BITS``), PEM, unencrypted: Salt's
     x509 helpers make it (``salt.utils.x509``)."""
-    from cryptography.hazmat.primitives import serialization  # pylint: disable=import-outside-toplevel
-    import salt.utils.x509 as x509util  # pylint: disable=import-outside-toplevel
 
     key = x509util.generate_rsa_privkey(CA_KEY_BITS)
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -443,7 +430,6 @@ def ca_certificate(key_pem, site):
     """A self-signed CA certificate (PEM) for ``key_pem``: the site's name in
     its subject, ``CA_DAYS_VALID`` days, signing certificates only (path
     length 0). Salt's x509 helpers build it."""
-    import salt.utils.x509 as x509util  # pylint: disable=import-outside-toplevel
 
     name = (site or {}).get("name") or "site"
     builder, signing_key, _, _ = x509util.build_crt(
@@ -462,8 +448,6 @@ def ca_certificate(key_pem, site):
 def _current_ca(path, key_pem):
     """The CA certificate of the pillar file at ``path`` if it is there,
     matches ``key_pem`` and is valid for more than ``CA_RENEW_DAYS``."""
-    import datetime  # pylint: disable=import-outside-toplevel
-    import salt.utils.x509 as x509util  # pylint: disable=import-outside-toplevel
 
     if not os.path.exists(path):
         return None

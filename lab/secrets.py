@@ -22,7 +22,6 @@ KEYDIR = master.GPG_KEYDIR
 
 _impl = project_module("_utils", "secrets_file")
 CA_FILE = Path(_impl.ca_pillar_path(FILE))  # pillar site_ca:cert (public)
-CA_PEM = config.STATE / "site-ca.pem"
 SERVICE_SECRETS = _impl.SERVICE_SECRETS
 PEM_KEYS = _impl.PEM_KEYS
 BMC_PASSWORD_LENGTH = _impl.BMC_PASSWORD_LENGTH
@@ -55,12 +54,17 @@ def ca_cert(path=CA_FILE):
 
 
 def ca_file():
-    """A PEM file of the site CA's certificate (for curl's --cacert, the
-    openstack CLI's --os-cacert), kept equal to the lab's pillar."""
-    pem = ca_cert()
-    if not CA_PEM.exists() or CA_PEM.read_text() != pem:
-        CA_PEM.write_text(pem)
-    return CA_PEM
+    """The site CA's certificate as the operator's clients get it: the
+    ``cacert`` the lab's clouds.yaml names (``site-ca.pem`` beside it, which
+    `salt-run cloud.clouds_yaml` writes in the deploy), for curl's --cacert,
+    the openstack CLI's --os-cacert, the browser's trust store."""
+    clouds = config.STATE / "clouds.yaml"
+    if not clouds.exists():
+        raise LabError(f"no {clouds} yet: the deploy writes it (salt-run cloud.clouds_yaml)")
+    for cloud in (yaml.safe_load(clouds.read_text()).get("clouds") or {}).values():
+        if cloud.get("cacert"):
+            return Path(cloud["cacert"])
+    raise LabError(f"{clouds} names no cacert: the endpoints are not https")
 
 
 def ssl_context():

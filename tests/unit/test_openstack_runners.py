@@ -53,6 +53,7 @@ def configure_loader_modules(generated, clouds_path):
             "__opts__": {"file_roots": {"base": [str(REPO / "salt"), str(REPO)]},
                          "twin_cloud_clouds_yaml": str(clouds_path)},
             "__salt__": {"pillar.show_pillar": pillar_of},
+            "__utils__": load_utils("catalog"),
         },
     }
 
@@ -219,7 +220,8 @@ def test_the_master_config_names_the_option():
 
 def test_document():
     doc = cloud.document(SITE, {"keystone_admin_password": ADMIN_PASSWORD},
-                         {"region": "RegionTwin"}, "/etc/openstack/site-ca.pem")
+                         {"region": "RegionTwin", "endpoint_scheme": "https"},
+                         "/etc/openstack/site-ca.pem")
     assert doc == {"clouds": {"lab": {
         "auth": {"auth_url": "https://10.77.0.10:5000/v3", "username": "admin",
                  "password": ADMIN_PASSWORD, "project_name": "admin",
@@ -238,7 +240,8 @@ def test_document_over_http_names_no_ca():
 
 
 def test_document_endpoint_host_may_be_the_fqdn():
-    doc = cloud.document(SITE, {"keystone_admin_password": "x"}, {"endpoint_host": "{fqdn}"},
+    doc = cloud.document(SITE, {"keystone_admin_password": "x"},
+                         {"endpoint_host": "{fqdn}", "endpoint_scheme": "https"},
                          "/ca.pem")
     cloud_doc = doc["clouds"]["lab"]
     assert cloud_doc["auth"]["auth_url"] == "https://cloud.lab.twin-cloud.test:5000/v3"
@@ -257,7 +260,7 @@ def test_document_endpoint_host_may_be_the_fqdn():
 )
 def test_document_names_what_is_missing(site, secrets, says):
     with pytest.raises(SaltInvocationError, match=says):
-        cloud.document(site, secrets, {})
+        cloud.document(site, secrets, {"endpoint_scheme": "https"})
 
 
 def test_clouds_yaml_writes_0600_and_returns_no_password(clouds_path):
@@ -322,3 +325,13 @@ def test_clouds_yaml_follows_the_pillars_catalog_overrides(clouds_path, monkeypa
     doc = yaml.safe_load(clouds_path.read_text())["clouds"]["lab"]
     assert doc["region_name"] == "RegionTwin"
     assert doc["auth"]["auth_url"] == "https://cloud.lab.twin-cloud.test:5000/v3"
+
+
+def test_clouds_yaml_refuses_a_scheme_the_services_would_refuse(clouds_path, monkeypatch):
+    """the catalog the services read (_utils/catalog.py, as openstack.catalog):
+    an endpoint scheme they refuse is refused here too, naming the key."""
+    monkeypatch.setitem(cloud.__salt__, "pillar.show_pillar", lambda minion="*", **kwargs: {
+        **pillar_of(minion), "openstack": {"endpoint_scheme": "ftp"}})
+    with pytest.raises(SaltInvocationError, match="openstack:endpoint_scheme: 'ftp'"):
+        cloud.clouds_yaml()
+    assert not clouds_path.exists()

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.conftest import REPO, load_ext
+from tests.conftest import REPO, load_ext, load_utils
 from tests.unit.sls import sample_ca_cert
 
 site_runner = load_ext("runners", "site")
@@ -173,6 +173,7 @@ def configure_loader_modules(heal_state):
         site_runner: {
             "__opts__": {"id": "master", "file_roots": {"base": [str(REPO / "salt"), str(REPO)]}},
             "__salt__": {"pillar.show_pillar": pillar_of, "heal.status": lambda: heal_state},
+            "__utils__": load_utils("catalog"),
             "__context__": {},
         }
     }
