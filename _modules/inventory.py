@@ -31,6 +31,9 @@ __virtualname__ = "inventory"
 
 KNOWN_ROLES = ("compute", "controller", "network", "object", "storage", "witness")
 QUORUM_MODES = ("witness", "two_node")
+# A node with no role but these gets only the witness's secrets (RabbitMQ's:
+# pillar/top.sls gives it secrets_witness.sls), never the BMC passwords.
+WITNESS_ROLES = ("storage", "witness")
 DEFAULT_BMC_PORT = 623
 
 
@@ -581,10 +584,26 @@ def _pem_block(value):
             and lines[-1].startswith("-----END ") and lines[-1].endswith("-----"))
 
 
-def _check_secrets(problems, site, secrets):
+def holds_every_secret(node):
+    """
+    True when inventory ``node`` gets the whole secrets pillar, False when it
+    has no role but the witness's and the NAS's (``WITNESS_ROLES``: it gets
+    RabbitMQ's secrets only, pillar/top.sls).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call inventory.holds_every_secret '{"roles": ["storage", "witness"]}'
+    """
+    return any(role not in WITNESS_ROLES for role in (node or {}).get("roles") or [])
+
+
+def _check_secrets(problems, site, secrets, bmc=True):
     """When the secrets pillar is given: it is a mapping, no value starts
     with '-' (but a PEM block: the site CA's key, which goes to a file), and
-    every node's bmc:password_secret is a key in it."""
+    (``bmc``: the pillar of a node holding every secret) every node's
+    bmc:password_secret is a key in it."""
     if secrets is None:
         return
     if not isinstance(secrets, dict):
@@ -602,7 +621,7 @@ def _check_secrets(problems, site, secrets):
                 "`salt-run secrets.init` on the master, which makes a new one of letters and "
                 "digits",
             )
-    for node_id, node in site.get("nodes", {}).items():
+    for node_id, node in site.get("nodes", {}).items() if bmc else ():
         name = node.get("bmc", {}).get("password_secret")
         if name is not None and name not in secrets:
             problems.add(
@@ -612,13 +631,15 @@ def _check_secrets(problems, site, secrets):
             )
 
 
-def validate_site(site, secrets=None):
+def validate_site(site, secrets=None, bmc_secrets=True):
     """
     Return the problems of a ``site`` pillar as a list of lines (empty when valid).
 
     Each line names the full pillar key path (``site:nodes:ctl1:address``) and
     what to do. ``secrets`` is the ``secrets`` pillar mapping; the secret
-    cross-checks are skipped when it is None. Needs no Salt loader.
+    cross-checks are skipped when it is None, the BMC passwords' when
+    ``bmc_secrets`` is false (the pillar of a witness, which has none of
+    them). Needs no Salt loader.
 
     CLI Example:
 
@@ -644,7 +665,7 @@ def validate_site(site, secrets=None):
         _check_disks,
     ):
         check(problems, checked)
-    _check_secrets(problems, checked, secrets)
+    _check_secrets(problems, checked, secrets, bmc_secrets)
     return problems.lines
 
 
@@ -723,7 +744,9 @@ def validate(site=None, secrets=None):
     Validate the site pillar; return True, or raise with every problem found.
 
     ``site`` and ``secrets`` default to this minion's ``site`` and ``secrets``
-    pillars; the secret cross-checks run only when secrets are available.
+    pillars; the secret cross-checks run only when secrets are available, and
+    not for the BMC passwords on a node that has no role but the witness's
+    and the NAS's (``holds_every_secret``: its pillar has none of them).
     Raises ``SaltInvocationError`` whose message holds one problem per line,
     each naming the pillar key path and what to do.
 
@@ -737,7 +760,10 @@ def validate(site=None, secrets=None):
         site = __pillar__.get("site")
     if secrets is None:
         secrets = __pillar__.get("secrets")
-    problems = validate_site(site, secrets)
+    me = ((site.get("nodes") or {}).get(__opts__.get("id"))
+          if isinstance(site, dict) and isinstance(site.get("nodes"), dict) else None)
+    problems = validate_site(site, secrets,
+                             bmc_secrets=not isinstance(me, dict) or holds_every_secret(me))
     if problems:
         raise SaltInvocationError("\n".join(problems))
     return True

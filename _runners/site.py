@@ -251,9 +251,12 @@ def _check_nodes(site, pillars, up, timeout):
         bmc = site.nodes[name].get("bmc")
         if not isinstance(bmc, dict):
             return NO_BMC
-        secret = ((pillars.get(name) or {}).get("secrets") or {}).get(bmc.get("password_secret"))
+        # from any node's pillar: a witness's holds none of the BMC passwords
+        secret = next((value for value in (
+            ((pillar or {}).get("secrets") or {}).get(bmc.get("password_secret"))
+            for pillar in pillars.values()) if value), None)
         if not secret:
-            return f"unknown: no secret {bmc.get('password_secret')} in {name}'s pillar"
+            return f"unknown: no secret {bmc.get('password_secret')} in the nodes' pillars"
         return _ipmi_power(bmc, secret, timeout)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(site.nodes))) as pool:

@@ -57,6 +57,17 @@ SERVICE_SECRETS = (
     "rabbitmq_admin_password", # RabbitMQ administrator (guest is removed)
     "tls_ca_key",              # the site CA's private key (PEM): signs the VIP's certificates
 )
+# Least privilege: a node whose roles are all the witness's and the NAS's
+# (inventory.holds_every_secret false: garbd, corosync-qnetd, a RabbitMQ
+# member, the NFS server) gets ``secrets_witness.sls`` (pillar/top.sls), written
+# with the secrets file and holding only these: RabbitMQ's, as it is a cluster
+# member (salt/rabbitmq). The CA key, the BMC, database and service passwords
+# stay on the master and the nodes that use them.
+WITNESS_FILE = "secrets_witness"
+WITNESS_SECRETS = ("rabbitmq_admin_password", "rabbitmq_erlang_cookie")
+WITNESS_HEADER = ("written by `salt-run secrets.init` with secrets.sls, whose values it "
+                  "repeats: the only secrets of the nodes with no role but witness and storage "
+                  "(pillar/top.sls); never commit")
 # Secrets whose value is a PEM private key, made by ``pem_private_key``.
 PEM_KEYS = ("tls_ca_key",)
 CA_KEY = "tls_ca_key"
@@ -319,10 +330,10 @@ def read(path, keydir):
             for name, text in parse(path).items()}
 
 
-def render(messages):
+def render(messages, header=HEADER):
     """The file's text: the renderer's shebang, a header, and every armored
     message of ``{name: message}`` as a YAML literal block."""
-    lines = [SHEBANG, f"# {HEADER}", "secrets:"]
+    lines = [SHEBANG, f"# {header}", "secrets:"]
     for name in sorted(messages):
         check_name(name, "the secrets written")
         lines.append(f"  {name}: |")
@@ -343,6 +354,27 @@ def write(path, text):
     os.replace(tmp, path)
 
 
+def witness_path(secrets_path):
+    """``secrets_witness.sls`` in the directory of the secrets file."""
+    return os.path.join(os.path.dirname(str(secrets_path)), f"{WITNESS_FILE}.sls")
+
+
+def write_files(path, messages):
+    """Write the secrets file at ``path`` and, beside it, the witness's
+    (``WITNESS_SECRETS`` of the same messages), each only when its text
+    changes; both mode 0600. Returns True when either was written."""
+    changed = False
+    for file_path, text in (
+            (str(path), render(messages)),
+            (witness_path(path), render({name: messages[name] for name in WITNESS_SECRETS
+                                         if name in messages}, WITNESS_HEADER))):
+        if _text_of(file_path) != text:
+            write(file_path, text)
+            changed = True
+        os.chmod(file_path, 0o600)
+    return changed
+
+
 def _text_of(path):
     if not os.path.exists(str(path)):
         return None
@@ -356,7 +388,8 @@ def ensure(path, keydir, site, names):
     of ``keydir`` made if absent; every value already there kept (an armored
     one as it is, once it decrypts; a plain one encrypted); every name of
     ``names`` it lacks generated. Written (mode 0600) only when something
-    changed. Returns what was done, by name only.
+    changed, and the witness's file beside it (``write_files``). Returns
+    what was done, by name only.
     """
     key, key_created = ensure_keyring(keydir)
     current = parse(path)
@@ -376,11 +409,7 @@ def ensure(path, keydir, site, names):
         messages[name] = encrypt(keydir, key, value)
         if name == CA_KEY:
             ca_key = value
-    text = render(messages)
-    unchanged = _text_of(path) == text
-    if not unchanged:
-        write(path, text)
-    os.chmod(str(path), 0o600)
+    changed = write_files(path, messages)
     ca = ensure_ca_pillar(ca_pillar_path(path), ca_key, site) if ca_key else None
     return {
         "ca_certificate": ca,
@@ -391,7 +420,7 @@ def ensure(path, keydir, site, names):
         "added": sorted(added),
         "encrypted": sorted(encrypted),
         "kept": sorted(set(current) - set(encrypted)),
-        "changed": not unchanged,
+        "changed": changed,
     }
 
 
@@ -415,7 +444,7 @@ def replace(path, keydir, name, value):
         raise SaltInvocationError(
             f"gpg_keydir {keydir} holds no key: run `salt-run secrets.init` first")
     current[name] = encrypt(keydir, key, value)
-    write(path, render(current))
+    write_files(path, current)
 
 
 # --- the site CA's certificate (public) ----------------------------------------------------------

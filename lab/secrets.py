@@ -24,6 +24,7 @@ _impl = project_module("_utils", "secrets_file")
 CA_FILE = Path(_impl.ca_pillar_path(FILE))  # pillar site_ca:cert (public)
 SERVICE_SECRETS = _impl.SERVICE_SECRETS
 PEM_KEYS = _impl.PEM_KEYS
+WITNESS_SECRETS = _impl.WITNESS_SECRETS
 BMC_PASSWORD_LENGTH = _impl.BMC_PASSWORD_LENGTH
 bmc_names = _impl.bmc_names
 

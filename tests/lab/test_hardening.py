@@ -275,3 +275,16 @@ def test_a_bogus_token_through_the_vip_gets_401(lab, deployed, token):
     assert error["code"] == 401, error
     # insecure_debug would add the reason and this amendment
     assert "insecure_debug" not in error["message"], error
+
+
+def test_the_witness_holds_only_rabbitmqs_secrets(lab, deployed):
+    """Least privilege: the NAS's pillar (secrets_witness.sls, pillar/top.sls)
+    names RabbitMQ's two secrets, not the CA key, the BMC or service
+    passwords; a controller's names them all. Names only: no value asked."""
+    keys = lab.salt("ctl1,nas", "-L", "pillar.keys", "secrets")
+    assert sorted(keys["nas"]) == ["rabbitmq_admin_password", "rabbitmq_erlang_cookie"], keys
+    assert {"tls_ca_key", "bmc_nas", "keystone_db_password"} <= set(keys["ctl1"]), keys
+    # the NAS's RabbitMQ member is in the cluster with them (its highstate ran)
+    status = lab.exec("nas", "rabbitmqctl", "-q", "cluster_status", "--formatter", "json")
+    running = json.loads(status.stdout)["running_nodes"]
+    assert len(running) == 3, running

@@ -17,6 +17,9 @@ from saltfactories.utils.functional import Loaders
 
 from adminbox import master_conf
 from lab import secrets as lab_secrets
+from tests.conftest import load_ext
+
+INVENTORY = load_ext("modules", "inventory")
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SALT = REPO / "salt"
@@ -59,10 +62,16 @@ def secret_value(name):
     return f"S3cret-{name.replace('_', '-')}-value"
 
 
-def secrets_of(doc):
-    """Pillar ``secrets`` of the site pillar ``doc``: every secret the site
-    needs (``lab.secrets.names``), each with its ``secret_value``."""
-    return {name: secret_value(name) for name in lab_secrets.names(doc["site"])}
+def secrets_of(doc, node_id=None):
+    """Pillar ``secrets`` of the site pillar ``doc``, each with its
+    ``secret_value``: every secret the site needs (``lab.secrets.names``), or
+    what pillar/top.sls gives node ``node_id`` when it holds fewer (a
+    witness: ``secrets_witness.sls``)."""
+    names = lab_secrets.names(doc["site"])
+    node = doc["site"]["nodes"].get(node_id) if node_id else None
+    if node is not None and not INVENTORY.holds_every_secret(node):
+        names = [name for name in names if name in lab_secrets.WITNESS_SECRETS]
+    return {name: secret_value(name) for name in names}
 
 
 # --- the state tree served ---------------------------------------------------------------------
@@ -158,7 +167,7 @@ def site_minions(base, sites):
 
             def opts():
                 pillar = dict(sites[site])
-                pillar["secrets"] = secrets_of(pillar)
+                pillar["secrets"] = secrets_of(pillar, minion_id)
                 pillar.update(extra)
                 return minion_opts(base / "-".join(filter(None, key)), minion_id, pillar)
 

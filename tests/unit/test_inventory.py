@@ -617,6 +617,29 @@ def test_validate_raises_with_every_problem():
     ]
 
 
+def test_validate_on_the_witness_needs_no_bmc_password():
+    """the NAS's pillar holds RabbitMQ's secrets only (pillar/top.sls):
+    the BMC passwords are checked where they are, never asked of it."""
+    with (
+        patch.dict(inventory.__opts__, {"id": "nas"}),
+        patch.dict(inventory.__pillar__, {"secrets": {"rabbitmq_erlang_cookie": "c00kie"}}),
+    ):
+        assert inventory.validate() is True
+        with (
+            patch.dict(inventory.__pillar__, {"secrets": {"rabbitmq_erlang_cookie": "-c"}}),
+            pytest.raises(SaltInvocationError, match="^secrets:rabbitmq_erlang_cookie: starts"),
+        ):
+            inventory.validate()
+
+
+@pytest.mark.parametrize("roles, holds", [
+    (["storage", "witness"], False), (["witness"], False), (["storage"], False),
+    (["controller"], True), (["witness", "compute"], True), ([], False),
+])
+def test_who_holds_every_secret(roles, holds):
+    assert inventory.holds_every_secret({"roles": roles}) is holds
+
+
 def test_validate_without_site_pillar():
     with (
         patch.dict(inventory.__pillar__, clear=True),

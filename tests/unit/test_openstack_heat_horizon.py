@@ -232,7 +232,7 @@ def test_main_exit_codes_and_output_never_show_the_password(accepted):
 
 def _opts(tmp_path, minion_id):
     pillar = site_pillar("lab")
-    return minion_opts(tmp_path / minion_id, minion_id, {**pillar, "secrets": secrets_of(pillar)})
+    return minion_opts(tmp_path / minion_id, minion_id, {**pillar, "secrets": secrets_of(pillar, minion_id)})
 
 
 def _grains(opts):

@@ -38,7 +38,7 @@ def _site(name):
 def _opts(tmp_path, site, minion_id):
     doc = _site(site)
     return minion_opts(tmp_path / site / minion_id, minion_id,
-                       {**doc, "secrets": secrets_of(doc)}, file_roots=served_roots())
+                       {**doc, "secrets": secrets_of(doc, minion_id)}, file_roots=served_roots())
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ import yaml
 from saltfactories.utils.functional import Loaders
 
 from lab import secrets as lab_secrets
+from tests.conftest import load_ext
 
 from .sls import (REPO, SALT, load as _load, minion_loaders, minion_opts, secret_value,
                   secrets_of, site_pillar, state_args, state_fun, state_function)
@@ -46,7 +47,7 @@ def pillar_of(site, node_id):
     """What pillar/top.sls gives ``node_id``: site, settings, secrets, and the
     Keystone keys to the controllers."""
     pillar = dict(SITES[site])
-    pillar["secrets"] = secrets_of(pillar)
+    pillar["secrets"] = secrets_of(pillar, node_id)
     if "controller" in pillar["site"]["nodes"][node_id].get("roles", []):
         pillar["keystone_keys"] = keystone_keys()
     return pillar
@@ -372,7 +373,8 @@ def test_every_unit_yields_the_cpu_and_with_a_database_starts_once_it_greets(
 
 def test_the_pillar_top_gives_generated_files_to_each_node_by_id(tmp_path):
     """Keystone's keys to the controllers, Swift's rings to controllers and
-    object nodes, secrets to every node named: each matched by minion id."""
+    object nodes, secrets to every node named (the witness only its own,
+    as inventory.holds_every_secret says): each matched by minion id."""
     (tmp_path / "pillar").mkdir()
     (tmp_path / "pillar" / "top.sls").write_text((REPO / "pillar" / "top.sls").read_text())
     doc = _load("lab/pillar/site.sls")
@@ -390,8 +392,13 @@ def test_the_pillar_top_gives_generated_files_to_each_node_by_id(tmp_path):
         loaders.reset_state()
     assert top == {"base": {
         "*": ["site", "settings", {"ignore_missing": True}],
-        "ctl1,ctl2,nas,obj3": [{"match": "list"}, "secrets", "site_ca"],
+        "ctl1,ctl2,obj3": [{"match": "list"}, "secrets", "site_ca"],
+        "nas": [{"match": "list"}, "secrets_witness", "site_ca"],
         "ctl1": [{"match": "list"}, "keystone_keys", "swift_rings", {"ignore_missing": True}],
         "ctl2": [{"match": "list"}, "keystone_keys", "swift_rings", {"ignore_missing": True}],
         "obj3": [{"match": "list"}, "swift_rings", {"ignore_missing": True}],
     }}
+    # the top's rule is the inventory's, which inventory.validate follows
+    inventory = load_ext("modules", "inventory")
+    assert [n for n, node in sorted(doc["site"]["nodes"].items())
+            if not inventory.holds_every_secret(node)] == ["nas"]

@@ -36,7 +36,7 @@ CONTROLLERS = [(site, node) for site, spec in SITES.items() for node in spec[:2]
 def _opts(tmp_path, site, minion_id):
     doc = site_pillar(site)
     return minion_opts(tmp_path / site / minion_id, minion_id,
-                       {**doc, "secrets": secrets_of(doc)})
+                       {**doc, "secrets": secrets_of(doc, minion_id)})
 
 
 SLS = ("gnocchi", "ceilometer", "aodh")

@@ -132,6 +132,20 @@ def test_init_makes_the_keyring_and_an_encrypted_file(keydir, path):
         assert value not in text
 
 
+def test_init_writes_the_witness_only_rabbitmqs_secrets(keydir, path):
+    """least privilege: secrets_witness.sls (the NAS's, pillar/top.sls) holds
+    RabbitMQ's messages as secrets.sls has them, nothing else; 0600 too."""
+    runner.init()
+    witness = path.parent / "secrets_witness.sls"
+    assert _mode(witness) == 0o600 and witness.read_text().startswith("#!yaml|gpg\n")
+    assert _raw(witness) == {name: _raw(path)[name] for name in
+                             ("rabbitmq_admin_password", "rabbitmq_erlang_cookie")}
+    # written again only when it differs; rewritten when it went missing
+    assert runner.init()["changed"] is False
+    witness.unlink()
+    assert runner.init()["changed"] is True and witness.exists()
+
+
 def test_init_keeps_every_value_and_encrypts_the_ones_in_clear(keydir, path):
     path.parent.mkdir(parents=True)
     path.write_text(yaml.safe_dump({"secrets": {"bmc_ctl1": "keptBmc1", "extra": "alsoKept"}}))
@@ -261,6 +275,9 @@ def test_rotate_changes_one_value_then_runs_the_orchestration(keydir, path, orch
     del after_raw["glance_keystone_password"], before_raw["glance_keystone_password"]
     assert after_raw == before_raw  # the other messages as they were
     assert _mode(path) == 0o600
+    # the witness's file is written with it, RabbitMQ's messages unchanged
+    assert _raw(path.parent / "secrets_witness.sls")["rabbitmq_erlang_cookie"] == \
+        before_raw["rabbitmq_erlang_cookie"]
     assert orchestrate.calls == [("orch.secret_rotate", {})]
     assert ret["rotated"] == "glance_keystone_password" and ret["result"] is True
     assert list(ret["steps"].values()) == [{
