@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 
 from . import config, nodes, secrets
+from .util import LabError
 
 # one read per API kind, through the VIP (ports of salt/openstack/services/*.yaml)
 PATHS = ((5000, "/v3"), (9292, "/"), (8774, "/"), (9696, "/"))
@@ -64,6 +65,7 @@ class ApiReader(threading.Thread):
         self.last_ok = time.monotonic()
         self.longest = 0.0
         self.failures = 0
+        self.rounds_ok = 0  # rounds in which every API answered
         self.not_answering = []  # the URLs that did not answer in the last round
 
     def run(self):
@@ -74,6 +76,7 @@ class ApiReader(threading.Thread):
             if ok:
                 self.longest = max(self.longest, now - self.last_ok)
                 self.last_ok = now
+                self.rounds_ok += 1
             else:
                 self.failures += 1
             time.sleep(self.interval)
@@ -81,6 +84,36 @@ class ApiReader(threading.Thread):
     def answering(self):
         """True once the last round answered (within two rounds)."""
         return time.monotonic() - self.last_ok < 2 + self.interval * 2
+
+    def survivor_serves(self, killed, lab=None, timeout=180, settle=5):
+        """
+        After the kill of ``killed`` (the VIP's holder), wait until the VIP is
+        on another controller and a whole round of reads answered since it
+        got there; return that controller. Raises :class:`LabError` with the
+        timeline seen (each second: where the VIP was, rounds answered, what
+        did not answer), so a failure says whether the VIP never moved, came
+        back, or moved while the APIs stayed silent.
+        """
+        start = time.monotonic()
+        timeline, moved_at = [], None
+        while time.monotonic() - start < timeout:
+            where = holder(lab)
+            seen = (where, self.rounds_ok, tuple(self.not_answering))
+            if not timeline or timeline[-1][1:] != seen:
+                timeline.append((round(time.monotonic() - start, 1), *seen))
+            if where not in (None, killed) and time.monotonic() - start > settle:
+                if moved_at is None:
+                    moved_at = self.rounds_ok
+                elif self.rounds_ok > moved_at:
+                    return where
+            else:
+                moved_at = None
+            time.sleep(1)
+        lines = "\n".join(f"  +{t:6.1f}s  VIP on {where}  rounds answered {ok}  "
+                          f"not answering {', '.join(urls) or '-'}"
+                          for t, where, ok, urls in timeline)
+        raise LabError(f"the APIs did not answer through the VIP from a survivor of {killed} "
+                       f"within {timeout}s; seen:\n{lines}")
 
     def stop(self):
         self.stopped.set()
