@@ -17,9 +17,9 @@ from .test_openstack_smoke import VIP, boot
 
 pytestmark = [pytest.mark.lab, pytest.mark.cloud]
 
-# what Pacemaker did about the VIP and the fencing in the last minutes (a failure's evidence)
+# what Pacemaker did about the VIP, HAProxy and the fencing lately (a failure's evidence)
 PACEMAKER_LOG = ("journalctl -q -u pacemaker -u corosync --since -15min --no-pager"
-                 " | grep -iE 'vip|fenc|stonith|quorum|lost|join' | tail -n 60")
+                 " | grep -iE 'vip|haproxy|fenc|stonith|quorum|lost|join' | tail -n 80")
 
 
 def test_killing_the_vip_holder_leaves_the_apis_on_the_survivor(cloud):
