@@ -46,8 +46,20 @@ def green():
 
 
 def wait_green(lab, what, timeout):
+    """Wait until the status command says all green; on timeout, the error
+    names what it still said was degraded."""
     start = time.monotonic()
-    lab.wait(f"the site all green ({what})", green, timeout, interval=5)
+    last = {}
+
+    def is_green():
+        retcode, data = site_status()
+        last["problems"] = data.get("problems")
+        return retcode == 0 and data["status"] == "ok"
+
+    try:
+        lab.wait(f"the site all green ({what})", is_green, timeout, interval=5)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the status still said: {last.get('problems')}") from exc
     took = time.monotonic() - start
     print(f"\n{what}: all green after {took:.0f}s")
     return took
