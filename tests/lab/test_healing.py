@@ -157,7 +157,9 @@ def test_killed_mysqld_is_back_synced_with_no_heal_action(healing, writes):
     since = time.time()
     lab.exec("ctl2", "systemctl", "kill", "--kill-whom=main", "-s", "KILL", "mariadb")
     writes.write("ctl1", "while mysqld on ctl2 was down")
-    wait_green(lab, "kill -9 mysqld on ctl2 (target 30 s)", 120)
+    # a figure, not a timed assert: under the whole cloud's load on this 2-core
+    # lab, mysqld's restart (wsrep recovery, then IST) took up to ~2 min
+    wait_green(lab, "kill -9 mysqld on ctl2 (target 30 s)", 300)
     assert "Synced" in rows(site_status()[1])[("galera", "ctl2")]["detail"]
     writes.all_present_on("ctl2")
     # mariadb.service restarts it (Restart=on-abnormal) and it rejoins by IST:
