@@ -132,7 +132,6 @@ def wanted_names(site, openstack=()):
 def pem_private_key():
     """A new RSA private key (``CA_KEY_BITS``), PEM, unencrypted: Salt's
     x509 helpers make it (``salt.utils.x509``)."""
-
     key = x509util.generate_rsa_privkey(CA_KEY_BITS)
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption()).decode().strip()
@@ -459,7 +458,6 @@ def ca_certificate(key_pem, site):
     """A self-signed CA certificate (PEM) for ``key_pem``: the site's name in
     its subject, ``CA_DAYS_VALID`` days, signing certificates only (path
     length 0). Salt's x509 helpers build it."""
-
     name = (site or {}).get("name") or "site"
     builder, signing_key, _, _ = x509util.build_crt(
         signing_private_key=key_pem.encode(),
@@ -477,7 +475,6 @@ def ca_certificate(key_pem, site):
 def _current_ca(path, key_pem):
     """The CA certificate of the pillar file at ``path`` if it is there,
     matches ``key_pem`` and is valid for more than ``CA_RENEW_DAYS``."""
-
     if not os.path.exists(path):
         return None
     with open(path, encoding="utf-8") as handle:

@@ -48,7 +48,7 @@ def _the_survivor_serves_alone(cloud, reader, holder, survivor):
         logs = {node: cloud.exec(node, "sh", "-c", PACEMAKER_LOG, check=False).stdout
                 for node in (survivor, holder)}
         raise AssertionError(f"{exc}\n" + "".join(
-            f"pacemaker's VIP and fencing lines on {node}:\n{text}\n"
+            f"pacemaker's VIP, HAProxy and fencing lines on {node}:\n{text}\n"
             for node, text in logs.items())) from exc
     finally:
         gap = reader.stop()
