@@ -186,11 +186,19 @@ def test_killed_server_powers_on_highstates_and_rejoins_every_pool(healing, writ
     lab.wait("ctl2's minion back", lambda: "ctl2" in lab.ping(), 300, interval=3)
     print(f"\nctl2 minion back {time.monotonic() - powered:.0f}s after the power-on")
     took = wait_green(lab, "ctl2 killed, then powered on", 600)
-    runs = heal_runs(since)
-    actions = acted(runs)
-    assert any(a["type"] == "highstate" and a["node"] == "ctl2" and a["result"]
-               for a in actions), runs
-    assert any(a["type"] == "galera" and a["result"] for a in actions), runs
+    # the site may be green before the heal of ctl2's start is over (fencing
+    # powered it on early, Galera rejoined first): a run is on record once done
+    def healed():
+        actions = acted(heal_runs(since))
+        return (any(a["type"] == "highstate" and a["node"] == "ctl2" and a["result"]
+                    for a in actions)
+                and any(a["type"] == "galera" and a["result"] for a in actions))
+
+    try:
+        lab.wait("the heal's highstate of ctl2 and its Galera check on record", healed, 600,
+                 interval=5)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {heal_runs(since)}") from exc
     journal = lab.exec("ctl2", "journalctl", "-u", "mariadb", "--since", "-15min").stdout
     assert "IST received" in journal
     writes.all_present_on("ctl2")
