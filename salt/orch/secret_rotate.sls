@@ -3,7 +3,7 @@
     every node's pillar validates (the new file decrypts), then the deploy's
     OpenStack steps (orch/deploy.yaml): `openstack` on the first controller
     (the database user's password, the RabbitMQ user's, the Keystone user's:
-    each updated, not only created), then on every OpenStack node (config
+    each updated, not only created), then on every other OpenStack node (config
     files re-rendered, the units using them restarted).
     Again by hand:   salt-run state.orchestrate orch.secret_rotate #}
 {%- if 'inventory.nodes_with_any_role' not in salt %}
