@@ -29,6 +29,7 @@ import ipaddress
 import json
 import logging
 import re
+import time
 
 import salt.utils.path
 from salt.exceptions import CommandExecutionError, SaltInvocationError
@@ -471,16 +472,37 @@ def _run_all(cmd, **kwargs):
     return __salt__["cmd.run_all"](cmd, python_shell=False, **kwargs)
 
 
-def _run(cmd):
-    """Run ``cmd``; raise with what to look at when it fails."""
+# a journal line that could quote a credential (an SST script's, a config line)
+_CREDENTIAL = re.compile(r"(?i)(password|wsrep[_-]sst[_-]auth)(\s*[=:]\s*)\S+")
+
+
+def _run(cmd, starts_mysqld=False):
+    """Run ``cmd``; raise with what to look at when it fails (for a command
+    that starts mysqld: its error lines in the journal since)."""
+    since = f"@{int(time.time()) - 1}"
     result = _run_all(cmd)
     if result["retcode"] != 0:
         detail = (result.get("stderr") or result.get("stdout") or "").strip()
+        errors = _mysqld_errors(since) if starts_mysqld else ""
         raise CommandExecutionError(
             f"{' '.join(cmd)} failed (exit {result['retcode']}): {detail}. "
-            f"See `journalctl -u {SERVICE}` on this node."
+            f"{errors}See `journalctl -u {SERVICE}` on this node."
         )
     return result
+
+
+def _mysqld_errors(since, lines=8):
+    """The last ``[ERROR]`` lines of mysqld's journal since ``since`` (credentials hidden),
+    as a sentence, or ''."""
+    out = _run_all(["journalctl", "-q", "-u", SERVICE, "--since", since, "--no-pager",
+                    "-o", "cat"])
+    found = [line.strip() for line in (out.get("stdout") or "").splitlines()
+             if "[ERROR]" in line][-lines:]
+    if not found:
+        return ""
+    text = " | ".join(_CREDENTIAL.sub(lambda m: f"{m.group(1)}{m.group(2)}<hidden>", line)
+                      for line in found)
+    return f"mysqld's errors: {text}. "
 
 
 def _sql(statement):
@@ -703,7 +725,7 @@ def bootstrap():
             f"to bootstrap here by hand, stop {SERVICE} on every data node first."
         )
     _mark_safe_to_bootstrap()
-    _run(["galera_new_cluster"])
+    _run(["galera_new_cluster"], starts_mysqld=True)
     return _outcome(True, "bootstrapped a new Primary Component (galera_new_cluster)")
 
 
@@ -735,7 +757,7 @@ def start():
     state, _, _ = _mysqld_state()
     if state != STOPPED:
         return _outcome(False, f"mysqld is already {state}")
-    _run(["systemctl", "start", SERVICE])
+    _run(["systemctl", "start", SERVICE], starts_mysqld=True)
     return _outcome(True, f"started {SERVICE}: joined the Primary Component")
 
 

@@ -216,6 +216,7 @@ class FakeNode:
         self.accounts, self.grants = ACCOUNTS_DEBIAN, ""
         self.admin_grants = ""
         self.stdin_reads, self.executed = [], []
+        self.journal = ""
 
     def __call__(self, cmd, python_shell=None, **kwargs):
         assert isinstance(cmd, list), "commands are argument lists"
@@ -268,6 +269,9 @@ class FakeNode:
 
     def _mariadbd(self, cmd, kwargs):
         return self.recover_rc, "", self.recover
+
+    def _journalctl(self, cmd, kwargs):
+        return 0, self.journal, ""
 
     def _galera_new_cluster(self, cmd, kwargs):
         if "galera_new_cluster" in self.fail:
@@ -572,6 +576,24 @@ def test_bootstrap_failure_says_where_to_look(node, grastate):
         CommandExecutionError, match=r"galera_new_cluster failed \(exit 1\).*journalctl -u mariadb"
     ):
         galera.bootstrap()
+
+
+def test_a_failed_start_quotes_mysqlds_errors_without_credentials(node, grastate):
+    node.fail.add("galera_new_cluster")
+    node.journal = (
+        "2026-12-07 19:06:01 0 [Note] WSREP: Read nil XID from storage engines\n"
+        "2026-12-07 19:06:01 0 [ERROR] InnoDB: Missing FILE_CHECKPOINT at 1234\n"
+        "WSREP_SST: [ERROR] mariabackup --password=s3cr3t failed\n"
+        "2026-12-07 19:06:02 0 [ERROR] Aborting\n"
+    )
+    with pytest.raises(CommandExecutionError) as raised:
+        galera.bootstrap()
+    text = str(raised.value)
+    assert "Missing FILE_CHECKPOINT" in text and "Aborting" in text
+    assert "s3cr3t" not in text and "--password=<hidden>" in text
+    assert "Read nil XID" not in text
+    since = node.ran("journalctl")[0]
+    assert since[since.index("--since") + 1].startswith("@")
 
 
 def test_start_joins(node, grastate):
