@@ -33,7 +33,7 @@ from adminbox.errors import run_command
 
 from . import (aptrepo, bmc, config, guest_image, image, master, network, nodes, processes,
                secrets)
-from .util import LabError, Phases, run, say, wait_for
+from .util import LabError, Phases, run, say, session, wait_for
 
 
 def require_root():
@@ -266,8 +266,9 @@ def cmd_bench(args):
     require_root()
     from . import bench  # noqa: PLC0415
 
-    return {"deploy": bench.deploy, "heal": bench.heal,
-            "failover": bench.failover}[args.what](args.runs)
+    with session(f"lab bench {args.what}"):
+        return {"deploy": bench.deploy, "heal": bench.heal,
+                "failover": bench.failover}[args.what](args.runs)
 
 
 def cmd_secrets(args):

@@ -1,7 +1,9 @@
 """Small helpers: running commands, timing phases, waiting for conditions."""
 
 import contextlib
+import fcntl
 import os
+import pathlib
 import sys
 import time
 
@@ -73,3 +75,33 @@ def read_pid(path):
     except (OSError, ValueError):
         return None
     return pid if pid_alive(pid) else None
+
+
+# Held by a session that brings the lab up and down (a test run, a benchmark):
+# outside the lab's state directory, which `down` removes.
+SESSION_LOCK = pathlib.Path(os.environ.get("HALAB_LOCK", "/run/lock/halab.session"))
+
+
+@contextlib.contextmanager
+def session(owner, path=None):
+    """Hold the lab for one session: a second session started meanwhile fails
+    at once, naming the first, instead of taking the lab down under it (a
+    test run's end takes down whatever lab is up). The lock is the kernel's
+    (flock): it goes with the process, however that ends."""
+    path = pathlib.Path(path or SESSION_LOCK)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 512).decode(errors="replace").strip() or "another process"
+            raise LabError(
+                f"the lab is in use by {holder}: wait for it to end, or stop it "
+                f"(kill -TERM <its pid>, then `python -m lab down`)"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{owner} (pid {os.getpid()})\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock

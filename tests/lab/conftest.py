@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+from lab import util
 from lab.bench import changed_states  # noqa: F401 (the lab tests use it from here)
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -192,12 +193,18 @@ def deployed(lab):
 def lab():
     if os.geteuid() != 0:
         pytest.fail("lab tests need root (mounts, namespaces, bridges): run bin/test as root")
-    driver = Lab()
-    driver.cli("down")
-    up = driver.cli("up")
-    print(up.stdout)
-    yield driver
-    driver.cli("down", check=False)
+    held = contextlib.ExitStack()
+    try:
+        held.enter_context(util.session(f"a test run in {REPO}"))
+    except util.LabError as exc:
+        pytest.fail(str(exc))
+    with held:
+        driver = Lab()
+        driver.cli("down")
+        up = driver.cli("up")
+        print(up.stdout)
+        yield driver
+        driver.cli("down", check=False)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 import yaml
 
-from lab import aptrepo, config, master, network, nodes, secrets
+from lab import aptrepo, config, master, network, nodes, secrets, util
 
 
 def test_lab_pillar_loads_three_nodes_on_the_bridge():
@@ -300,3 +300,14 @@ def test_the_labs_master_serves_the_wheelhouse_as_salt_wheels(tmp_path, monkeypa
     assert (tmp_path / "state/extensions/salt-wheels").resolve() == wheels
     assert conf["roster_file"] == str(tmp_path / "state/roster")
     assert conf["ssh_priv"] == str(tmp_path / "state/pki/ssh/id_ed25519")
+
+
+def test_a_second_lab_session_is_refused_naming_the_first(tmp_path):
+    lock = tmp_path / "lock" / "halab.session"
+    with util.session("a test run in /work/run13", path=lock):
+        with pytest.raises(util.LabError, match=r"in use by a test run in /work/run13 \(pid \d+\)"):
+            with util.session("lab bench deploy", path=lock):
+                pass  # pragma: no cover
+    # released with the first session: the next one holds it
+    with util.session("lab bench deploy", path=lock):
+        assert "lab bench deploy" in lock.read_text()
