@@ -2,6 +2,7 @@
 
 import pathlib
 import subprocess
+import threading
 
 import pytest
 import yaml
@@ -311,3 +312,47 @@ def test_a_second_lab_session_is_refused_naming_the_first(tmp_path):
     # released with the first session: the next one holds it
     with util.session("lab bench deploy", path=lock):
         assert "lab bench deploy" in lock.read_text()
+
+
+def _bmc(monkeypatch, post_seconds):
+    """A lab BMC without its UDP socket, over a fake machine."""
+    from lab import bmc  # noqa: PLC0415 (pyghmi: only this test needs it)
+
+    machine = {"on": False, "boots": 0}
+
+    def power_on(node):
+        machine["on"], machine["boots"] = True, machine["boots"] + 1
+
+    monkeypatch.setattr(bmc.nodes, "is_on", lambda node: machine["on"])
+    monkeypatch.setattr(bmc.nodes, "power_on", power_on)
+    monkeypatch.setattr(bmc.nodes, "power_off", lambda node: machine.update(on=False))
+    board = bmc.NodeBmc.__new__(bmc.NodeBmc)
+    board.node = config.load().node("ctl1")
+    board.post_seconds, board._post = post_seconds, None
+    board._lock = threading.Lock()
+    return board, machine
+
+
+def test_a_bmc_power_on_boots_the_node_after_its_self_test(monkeypatch):
+    board, machine = _bmc(monkeypatch, post_seconds=0.3)
+    assert board.get_power_state() == "off"
+    assert board.power_on() == 0
+    # fence_ipmilan reads the power on at once, the node is not booted yet
+    assert board.get_power_state() == "on" and machine["boots"] == 0
+    assert board.power_on() == 0  # pressed again during the self-test: one boot
+    board._post.join(5)
+    assert machine == {"on": True, "boots": 1}
+    assert board.get_power_state() == "on"
+
+
+def test_a_bmc_power_off_during_the_self_test_cancels_the_boot(monkeypatch):
+    board, machine = _bmc(monkeypatch, post_seconds=0.3)
+    board.power_on()
+    timer = board._post
+    assert board.power_off() == 0
+    timer.join(5)
+    assert machine["boots"] == 0 and board.get_power_state() == "off"
+    # a reboot (fence_ipmilan's off, then on) boots once, after the self-test
+    assert board.power_cycle() == 0
+    board._post.join(5)
+    assert machine == {"on": True, "boots": 1}
