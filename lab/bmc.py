@@ -7,8 +7,9 @@ Power on through a BMC boots the node after the firmware's self-test
 A lab node's own boot takes seconds where a real server's POST alone takes a
 minute or more: without that delay a fenced node was back in the cluster
 before the survivor had started the VIP, was fenced again for rejoining
-mid-fence, and took the VIP back (the failover check of issue 4). The lab's
-own `poweron` (the operator at the console) boots at once.
+mid-fence, and took the VIP back (the failover check of issue 4). `lab
+poweron` goes through the BMC too (ipmitool), so it waits the same; `lab up`
+boots the nodes directly.
 
 All BMCs are served by one daemon process (``python -m lab bmcd``).
 """

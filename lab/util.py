@@ -80,6 +80,7 @@ def read_pid(path):
 # Held by a session that brings the lab up and down (a test run, a benchmark):
 # outside the lab's state directory, which `down` removes.
 SESSION_LOCK = pathlib.Path(os.environ.get("HALAB_LOCK", "/run/lock/halab.session"))
+SESSION_ENV = "HALAB_SESSION"
 
 
 @contextlib.contextmanager
@@ -87,7 +88,12 @@ def session(owner, path=None):
     """Hold the lab for one session: a second session started meanwhile fails
     at once, naming the first, instead of taking the lab down under it (a
     test run's end takes down whatever lab is up). The lock is the kernel's
-    (flock): it goes with the process, however that ends."""
+    (flock): it goes with the process, however that ends. A process the
+    holder started (`lab bench heal` runs the healing checks) is inside the
+    session already (``HALAB_SESSION`` in its environment)."""
+    if os.environ.get(SESSION_ENV):
+        yield
+        return
     path = pathlib.Path(path or SESSION_LOCK)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -102,6 +108,10 @@ def session(owner, path=None):
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{owner} (pid {os.getpid()})\n".encode(), 0)
-        yield
+        os.environ[SESSION_ENV] = owner
+        try:
+            yield
+        finally:
+            os.environ.pop(SESSION_ENV, None)
     finally:
         os.close(fd)  # releases the lock

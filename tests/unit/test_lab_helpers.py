@@ -1,7 +1,10 @@
 """The lab's pure helpers: no root, no machines."""
 
+import os
 import pathlib
+import re
 import subprocess
+import sys
 import threading
 
 import pytest
@@ -303,15 +306,33 @@ def test_the_labs_master_serves_the_wheelhouse_as_salt_wheels(tmp_path, monkeypa
     assert conf["ssh_priv"] == str(tmp_path / "state/pki/ssh/id_ed25519")
 
 
+def _session_in_a_child(lock, owner, env=None):
+    return subprocess.run(
+        [sys.executable, "-c", "from lab import util\n"
+         f"with util.session({owner!r}, path={str(lock)!r}): print('inside')"],
+        cwd=config.REPO, capture_output=True, text=True, timeout=60, env=env)
+
+
 def test_a_second_lab_session_is_refused_naming_the_first(tmp_path):
     lock = tmp_path / "lock" / "halab.session"
     with util.session("a test run in /work/run13", path=lock):
-        with pytest.raises(util.LabError, match=r"in use by a test run in /work/run13 \(pid \d+\)"):
-            with util.session("lab bench deploy", path=lock):
-                pass  # pragma: no cover
+        # an unrelated run (no session in its environment) is refused
+        env = {k: v for k, v in os.environ.items() if k != util.SESSION_ENV}
+        other = _session_in_a_child(lock, "lab bench deploy", env=env)
+        assert other.returncode != 0
+        assert re.search(r"in use by a test run in /work/run13 \(pid \d+\)", other.stderr)
+    assert util.SESSION_ENV not in os.environ
     # released with the first session: the next one holds it
     with util.session("lab bench deploy", path=lock):
         assert "lab bench deploy" in lock.read_text()
+
+
+def test_a_process_the_session_started_is_inside_it(tmp_path):
+    lock = tmp_path / "halab.session"
+    with util.session("lab bench heal", path=lock):
+        # `lab bench heal` runs the healing checks, whose fixture asks again
+        child = _session_in_a_child(lock, "a test run")
+        assert child.stdout.strip() == "inside", child.stderr
 
 
 def _bmc(monkeypatch, post_seconds):
