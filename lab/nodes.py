@@ -5,6 +5,8 @@
 node's init with SIGKILL, which takes every process of the machine with it.
 """
 
+import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -306,8 +308,23 @@ def _normal_priority():
     os.setpriority(os.PRIO_PROCESS, 0, 0)
 
 
+@contextlib.contextmanager
+def _power_switch(node):
+    """One power action on ``node`` at a time, across processes: the BMC
+    daemon's delayed power-on and the lab CLI's may meet (two nspawns of one
+    machine would leave the second's dead pid as the node's)."""
+    with open(node.dir / "power.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def power_on(node):
     """Boot the node (no-op when already on)."""
+    with _power_switch(node):
+        return _power_on(node)
+
+
+def _power_on(node):
     if is_on(node):
         return False
     repo = (node.dir / "repo").read_text().strip()
