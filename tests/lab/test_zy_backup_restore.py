@@ -199,7 +199,10 @@ def test_the_lost_cluster_is_restored_from_the_newest_backup(site, backup):
     by_id = {state["__id__"]: state for state in states.values()}
     failed = {sid: (s.get("comment"), s.get("changes")) for sid, s in by_id.items()
               if s.get("result") is not True}
-    assert retcode == 0 and not failed, json.dumps(failed)[-6000:]
+    if retcode != 0 or failed:
+        journal = lab.exec("ctl1", "sh", "-c", "journalctl -q -u mariadb --since -10min "
+                           "--no-pager | tail -n 60", check=False).stdout
+        raise AssertionError(f"{json.dumps(failed)[-6000:]}\nmariadb's journal on ctl1:\n{journal}")
     checked = by_id["galera-restore-backup-checked"]["changes"]["ret"]["ctl1"]
     assert checked["name"] == name
     restored = by_id["galera-restore-copied-back"]["changes"]["ret"]["ctl1"]
