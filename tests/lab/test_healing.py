@@ -92,6 +92,16 @@ def acted(runs):
     return [action for run in runs for action in run["actions"]]
 
 
+def wait_acted(lab, since, what, predicate, timeout):
+    """Wait until the heal runs on record since ``since`` hold actions for
+    which ``predicate(actions)`` is true (a run is on record once it is
+    over, which may be after the site is green); on timeout, name the runs."""
+    try:
+        lab.wait(what, lambda: predicate(acted(heal_runs(since))), timeout, interval=5)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {heal_runs(since)}") from exc
+
+
 class Writes:
     """Rows written through a data node's client, and those acknowledged."""
 
@@ -187,18 +197,12 @@ def test_killed_server_powers_on_highstates_and_rejoins_every_pool(healing, writ
     print(f"\nctl2 minion back {time.monotonic() - powered:.0f}s after the power-on")
     took = wait_green(lab, "ctl2 killed, then powered on", 600)
     # the site may be green before the heal of ctl2's start is over (fencing
-    # powered it on early, Galera rejoined first): a run is on record once done
-    def healed():
-        actions = acted(heal_runs(since))
-        return (any(a["type"] == "highstate" and a["node"] == "ctl2" and a["result"]
-                    for a in actions)
-                and any(a["type"] == "galera" and a["result"] for a in actions))
-
-    try:
-        lab.wait("the heal's highstate of ctl2 and its Galera check on record", healed, 600,
-                 interval=5)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}: {heal_runs(since)}") from exc
+    # powered it on early, Galera rejoined first)
+    wait_acted(lab, since, "the heal's highstate of ctl2 and its Galera check on record",
+               lambda actions: (
+                   any(a["type"] == "highstate" and a["node"] == "ctl2" and a["result"]
+                       for a in actions)
+                   and any(a["type"] == "galera" and a["result"] for a in actions)), 600)
     journal = lab.exec("ctl2", "journalctl", "-u", "mariadb", "--since", "-15min").stdout
     assert "IST received" in journal
     writes.all_present_on("ctl2")
@@ -224,9 +228,9 @@ def test_both_servers_killed_come_back_green_by_themselves(healing, writes):
         writes.all_present_on(node)
     # each server's boot highstate is owed even when the cluster is green
     # first (a minion that does not answer yet at its start is retried)
-    lab.wait("a boot highstate on both servers", lambda: {
-        a["node"] for a in acted(heal_runs(since)) if a["type"] == "highstate"
-    } >= set(CONTROLLERS), 240, interval=5)
+    wait_acted(lab, since, "a boot highstate on both servers", lambda actions: {
+        a["node"] for a in actions if a["type"] == "highstate"
+    } >= set(CONTROLLERS), 240)
     # and over: the checks after this one find both servers settled
     lab.wait_idle(list(CONTROLLERS))
     wait_healer_idle(lab)
