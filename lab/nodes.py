@@ -308,6 +308,63 @@ def _normal_priority():
     os.setpriority(os.PRIO_PROCESS, 0, 0)
 
 
+CGROUP_PARENT = "halab"  # each node's cgroups: <hierarchy>/halab/<node>
+
+
+def systemd_hierarchies(mounts="/proc/self/mounts"):
+    """The mount points of the cgroup hierarchies a node's systemd tracks its
+    units in: the cgroup v2 one and, on a hybrid host, the v1 ``name=systemd``."""
+    found = []
+    with open(mounts) as f:
+        for line in f:
+            _, target, fstype, options = line.split()[:4]
+            if fstype == "cgroup2" or (fstype == "cgroup" and "name=systemd" in options.split(",")):
+                found.append(target)
+    return found
+
+
+def node_cgroups(node, mounts="/proc/self/mounts"):
+    """The node's own cgroup in each hierarchy of ``systemd_hierarchies``.
+
+    nspawn (``--keep-unit --register=no``) puts the machine's systemd in
+    ``payload`` under its own cgroup: started from one cgroup, every node
+    shared one ``payload`` tree, so ctl1's systemd and ctl2's managed one
+    ``system.slice/mariadb.service`` cgroup, and a start on one raced the
+    other's stop (``status=219/CGROUP``, "Failed to kill control group")."""
+    return [os.path.join(root, CGROUP_PARENT, node.name) for root in systemd_hierarchies(mounts)]
+
+
+def _remove_cgroup_tree(path):
+    """rmdir an empty cgroup tree, deepest first (a cgroup's files go with it)."""
+    if not os.path.isdir(path):
+        return
+    for dirpath, _, _ in sorted(os.walk(path), key=lambda entry: -entry[0].count(os.sep)):
+        try:
+            os.rmdir(dirpath)
+        except OSError:
+            pass
+
+
+def _prepare_cgroups(node):
+    """Fresh, empty cgroups for the node's next boot (the last boot's tree
+    is gone when its processes are)."""
+    paths = node_cgroups(node)
+    for path in paths:
+        _remove_cgroup_tree(path)
+        os.makedirs(path, exist_ok=True)
+    return paths
+
+
+def _boot_process_setup(cgroups):
+    """What the nspawn process does before exec: its own cgroups, normal priority."""
+    def setup():
+        for path in cgroups:
+            with open(os.path.join(path, "cgroup.procs"), "w") as f:
+                f.write("0")
+        _normal_priority()
+    return setup
+
+
 @contextlib.contextmanager
 def _power_switch(node):
     """One power action on ``node`` at a time, across processes: the BMC
@@ -331,10 +388,11 @@ def _power_on(node):
     if not is_mounted(node.root):
         raise LabError(f"{node.name}: its disk is not prepared; run `python -m lab up` first")
     attach_bridge_port_later = node.provider_address is not None
+    cgroups = _prepare_cgroups(node)
     console = open(node.dir / "console.log", "ab")
     proc = subprocess.Popen(nspawn_command(node, repo), stdin=subprocess.DEVNULL,
                             stdout=console, stderr=console, start_new_session=True,
-                            preexec_fn=_normal_priority)
+                            preexec_fn=_boot_process_setup(cgroups))
     console.close()
     _children[node.name] = proc
     (node.dir / "nspawn.pid").write_text(str(proc.pid))
@@ -401,6 +459,8 @@ def exec_in(node, cmd, check=True, capture=True):
 def destroy(node):
     """Power off, unmount and delete everything of one node."""
     power_off(node)
+    for path in node_cgroups(node):
+        _remove_cgroup_tree(path)
     for target in (node.root,):
         if is_mounted(target):
             run(["umount", "-l", target], check=False)

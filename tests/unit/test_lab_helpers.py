@@ -5,6 +5,7 @@ import pathlib
 import re
 import subprocess
 import sys
+import types
 
 import pytest
 import yaml
@@ -312,12 +313,21 @@ def _session_in_a_child(lock, owner, env=None):
         cwd=config.REPO, capture_output=True, text=True, timeout=60, env=env)
 
 
-def test_a_second_lab_session_is_refused_naming_the_first(tmp_path):
+def _outside_any_session(monkeypatch):
+    """These checks hold sessions of their own: in a run whose lab checks hold
+    the real one (CI), this process is inside it (``HALAB_SESSION``), where a
+    session is not taken again."""
+    monkeypatch.delenv(util.SESSION_ENV, raising=False)
+
+
+def test_a_second_lab_session_is_refused_naming_the_first(tmp_path, monkeypatch):
+    _outside_any_session(monkeypatch)
     lock = tmp_path / "lock" / "halab.session"
     with util.session("a test run in /work/run13", path=lock):
         # an unrelated run (no session in its environment) is refused
         env = {k: v for k, v in os.environ.items() if k != util.SESSION_ENV}
         other = _session_in_a_child(lock, "lab bench deploy", env=env)
+        assert lock.read_text().startswith("a test run in /work/run13 (pid ")
         assert other.returncode != 0
         assert re.search(r"in use by a test run in /work/run13 \(pid \d+\)", other.stderr)
     assert util.SESSION_ENV not in os.environ
@@ -326,7 +336,8 @@ def test_a_second_lab_session_is_refused_naming_the_first(tmp_path):
         assert "lab bench deploy" in lock.read_text()
 
 
-def test_a_process_the_session_started_is_inside_it(tmp_path):
+def test_a_process_the_session_started_is_inside_it(tmp_path, monkeypatch):
+    _outside_any_session(monkeypatch)
     lock = tmp_path / "halab.session"
     with util.session("lab bench heal", path=lock):
         # `lab bench heal` runs the healing checks, whose fixture asks again
@@ -375,3 +386,34 @@ def test_a_bmc_power_off_during_the_self_test_cancels_the_boot(monkeypatch):
     assert board.power_cycle() == 0
     board._post.join(5)
     assert machine == {"on": True, "boots": 1}
+
+
+HYBRID_MOUNTS = """\
+tmpfs /sys/fs/cgroup tmpfs rw,relatime,mode=755 0 0
+cgroup /sys/fs/cgroup/memory cgroup rw,relatime,memory 0 0
+cgroup /sys/fs/cgroup/systemd cgroup rw,relatime,name=systemd 0 0
+cgroup2 /sys/fs/cgroup/unified cgroup2 rw,relatime 0 0
+proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0
+"""
+
+
+def test_each_node_has_its_own_cgroup_in_every_hierarchy_systemd_tracks(tmp_path):
+    # one shared nspawn `payload` tree let ctl2's systemd race ctl1's over one
+    # system.slice/mariadb.service cgroup (CI: status=219/CGROUP at a start)
+    mounts = tmp_path / "mounts"
+    mounts.write_text(HYBRID_MOUNTS)
+    assert nodes.systemd_hierarchies(mounts) == ["/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified"]
+    ctl1, ctl2 = (types.SimpleNamespace(name=name) for name in ("ctl1", "ctl2"))
+    assert nodes.node_cgroups(ctl1, mounts) == ["/sys/fs/cgroup/systemd/halab/ctl1",
+                                               "/sys/fs/cgroup/unified/halab/ctl1"]
+    assert not set(nodes.node_cgroups(ctl1, mounts)) & set(nodes.node_cgroups(ctl2, mounts))
+    mounts.write_text("cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid 0 0\n")  # a v2-only host
+    assert nodes.node_cgroups(ctl2, mounts) == ["/sys/fs/cgroup/halab/ctl2"]
+
+
+def test_a_nodes_old_cgroup_tree_is_removed_deepest_first(tmp_path):
+    tree = tmp_path / "halab" / "ctl1"
+    (tree / "payload" / "system.slice" / "mariadb.service").mkdir(parents=True)
+    nodes._remove_cgroup_tree(str(tree))
+    assert not tree.exists()
+    nodes._remove_cgroup_tree(str(tree))  # gone already: nothing to do
