@@ -35,15 +35,11 @@ rabbitmq-cluster-user-{{ user }}-absent:
 {%- endfor %}
 
 rabbitmq-cluster-user-admin-present:
-  rabbitmq_user.present:
+  rabbitmq_account.present:
     - name: {{ rabbitmq.admin.name }}
-    - password: {{ salt['pillar.get']('secrets:' ~ rabbitmq.secrets.admin_password) | json }}
+    - password_secret: {{ rabbitmq.secrets.admin_password }}
     - tags: {{ rabbitmq.admin.tags | json }}
-    - perms:
-      - {{ rabbitmq.admin.vhost | json }}:
-        - '.*'
-        - '.*'
-        - '.*'
+    - vhost: {{ rabbitmq.admin.vhost | json }}
     - require: {{ after_join | json }}
 
 {%- for name, policy in rabbitmq.policies | dictsort %}

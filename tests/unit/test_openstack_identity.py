@@ -243,6 +243,7 @@ def configure_loader_modules():
             },
             "__pillar__": {"secrets": {"keystone_admin_password": ADMIN_PASSWORD}},
             "__opts__": {"test": False},
+            "__context__": {},
         }
     }
 
@@ -365,6 +366,24 @@ def test_register_nothing_when_all_present(keystone):
     assert keystone.writes == []
     assert any(kw["username"] == "glance" and "project_name" not in kw
                for kw in keystone.connects), "the user's password is checked by logging in"
+
+
+def test_registrations_of_one_run_share_the_admin_login_and_lookups(keystone):
+    keystone.registered()
+    keystone.registered(name="nova")
+    lookups = []
+
+    def counted(name):
+        real = getattr(FakeIdentity, name)
+        return lambda self, *args, **kwargs: lookups.append(name) or real(self, *args, **kwargs)
+
+    with patch.object(FakeIdentity, "find_project", counted("find_project")), \
+            patch.object(FakeIdentity, "find_role", counted("find_role")):
+        assert _register()["changes"] == []
+        assert identity.register("nova", password=GLANCE_PASSWORD)["changes"] == []
+    assert [kw["username"] for kw in keystone.connects].count("admin") == 1
+    # the service project and the two roles, looked up once for both services
+    assert sorted(lookups) == ["find_project", "find_role", "find_role"]
 
 
 def test_register_test_mode_changes_nothing(keystone):

@@ -304,9 +304,11 @@ def test_a_service_that_notifies_as_itself_gets_its_own_rabbitmq_user(rendered):
     assert "glance" in notifiers
     for name in notifiers:
         high = rendered("lab", "ctl1", f"openstack.{name}")
-        args = state_args(high[f"openstack-{name}-rabbitmq-user-present"], "rabbitmq_user")
+        args = state_args(high[f"openstack-{name}-rabbitmq-user-present"], "rabbitmq_account")
         assert args["name"] == name
-        assert args["password"] == secret_value(f"{name}_rabbit_password")
+        # the password is read from pillar by the state: never in the rendered SLS
+        assert args["password_secret"] == f"{name}_rabbit_password"
+        assert secret_value(f"{name}_rabbit_password") not in json.dumps(high)
         # the user is made once, by the first controller
         assert f"openstack-{name}-rabbitmq-user-present" not in rendered(
             "lab", "ctl2", f"openstack.{name}")

@@ -258,3 +258,138 @@ def test_policy_matches_is_false_before_rabbitmq_is_installed():
 def test_policy_matches_is_false_on_a_bad_definition(installed):
     assert matches(definition="not json") is False
     assert matches(definition="[1]") is False
+
+
+# --- accounts ------------------------------------------------------------------------
+
+# `rabbitmqctl list_users --formatter json -q` and `list_permissions -p /` (3.10.8)
+USERS_3_10 = ('[\n{"user":"admin","tags":["administrator"]}\n,{"user":"nova","tags":[]}\n]\n')
+PERMISSIONS_3_10 = ('[\n{"user":"admin","configure":".*","write":".*","read":".*"}\n'
+                    ',{"user":"nova","configure":".*","write":".*","read":".*"}\n]\n')
+
+
+class FakeRabbit:
+    """rabbitmqctl over an in-memory broker: answers cmd.run_all as the real
+    one does (a password only from stdin, as ensure_user sends it)."""
+
+    def __init__(self):
+        self.users = {"admin": {"password": "admin-pw", "tags": ["administrator"]},
+                      "nova": {"password": "nova-pw", "tags": []}}
+        self.perms = {"/": {"admin": [".*"] * 3, "nova": [".*"] * 3}}
+        self.calls = []
+
+    def __call__(self, cmd, stdin=None, **kwargs):
+        args = cmd[1:cmd.index("--formatter")]
+        self.calls.append((args, stdin, kwargs))
+        password = stdin[:-1] if stdin else None
+        verb = args[0]
+        if verb == "list_users":
+            rows = [{"user": u, "tags": d["tags"]} for u, d in self.users.items()]
+            return self._ok(json.dumps(rows))
+        if verb == "list_permissions":
+            rows = [{"user": u, "configure": p[0], "write": p[1], "read": p[2]}
+                    for u, p in self.perms.get(args[2], {}).items()]
+            return self._ok(json.dumps(rows))
+        if verb == "authenticate_user":
+            if self.users.get(args[1], {}).get("password") == password:
+                return self._ok("")
+            return {"retcode": 65, "stdout": "",
+                    "stderr": f'Error: failed to authenticate user "{args[1]}"\n'
+                              f"user '{args[1]}' - invalid credentials"}
+        if verb == "add_user":
+            self.users[args[1]] = {"password": password, "tags": []}
+        elif verb == "change_password":
+            self.users[args[1]]["password"] = password
+        elif verb == "set_user_tags":
+            self.users[args[1]]["tags"] = sorted(args[2:])
+        elif verb == "set_permissions":
+            self.perms.setdefault(args[2], {})[args[3]] = list(args[4:7])
+        return self._ok("")
+
+    @staticmethod
+    def _ok(stdout):
+        return {"retcode": 0, "stdout": stdout, "stderr": ""}
+
+    def verbs(self):
+        return [args[0] for args, _, _ in self.calls]
+
+
+@pytest.fixture
+def rabbit(installed):
+    fake = FakeRabbit()
+    with patch.dict(rabbitmq_cluster.__salt__, {"cmd.run_all": fake}):
+        rabbitmq_cluster.__context__.clear()
+        yield fake
+
+
+def test_parse_users_and_permissions_3_10():
+    assert rabbitmq_cluster.parse_users(USERS_3_10) == {"admin": ["administrator"], "nova": []}
+    assert rabbitmq_cluster.parse_permissions(PERMISSIONS_3_10)["nova"] == [".*", ".*", ".*"]
+
+
+def test_an_account_as_wanted_costs_one_run_and_the_reads_are_shared(rabbit):
+    assert rabbitmq_cluster.ensure_user("nova", "nova-pw") == {
+        "changes": [], "comment": "RabbitMQ user nova is as wanted"}
+    assert rabbitmq_cluster.ensure_user("admin", "admin-pw", tags=["administrator"])["changes"] == []
+    # the users and the vhost's permissions read once for both accounts
+    assert rabbit.verbs() == ["list_users", "authenticate_user", "list_permissions",
+                              "authenticate_user"]
+
+
+def test_a_password_goes_on_stdin_never_on_the_command_line_nor_in_a_log(rabbit):
+    rabbitmq_cluster.ensure_user("glance", "glance-pw")
+    rabbitmq_cluster.ensure_user("nova", "new-nova-pw")
+    with_password = [(args, stdin, kw) for args, stdin, kw in rabbit.calls if stdin]
+    assert [args[0] for args, _, _ in with_password] == [
+        "add_user", "authenticate_user", "change_password"]
+    for args, stdin, kwargs in rabbit.calls:
+        assert not any("pw" in arg for arg in args)
+        if stdin:
+            assert kwargs["output_loglevel"] == "quiet"
+            assert kwargs["python_shell"] is False
+
+
+def test_a_missing_account_is_created_with_its_permissions_then_left_alone(rabbit):
+    first = rabbitmq_cluster.ensure_user("glance", "glance-pw")
+    assert first["changes"] == ["create user glance", "grant glance .*/.*/.* on vhost /"]
+    assert rabbit.users["glance"]["password"] == "glance-pw"
+    assert rabbit.perms["/"]["glance"] == [".*"] * 3
+    # the reads made before the change are not trusted after it
+    assert rabbitmq_cluster.ensure_user("glance", "glance-pw")["changes"] == []
+
+
+def test_a_changed_password_tags_and_permissions_are_set(rabbit):
+    rabbit.perms["/"]["nova"] = ["", ".*", ".*"]
+    outcome = rabbitmq_cluster.ensure_user("nova", "rotated", tags=["monitoring"])
+    assert outcome["changes"] == ["set the password of user nova",
+                                  "set the tags of nova to ['monitoring']",
+                                  "grant nova .*/.*/.* on vhost /"]
+    assert rabbit.users["nova"] == {"password": "rotated", "tags": ["monitoring"]}
+    assert rabbit.perms["/"]["nova"] == [".*"] * 3
+    assert "rotated" not in outcome["comment"]
+
+
+def test_test_mode_reports_and_changes_nothing(rabbit):
+    outcome = rabbitmq_cluster.ensure_user("glance", "glance-pw", test=True)
+    assert outcome["changes"] == ["create user glance", "grant glance .*/.*/.* on vhost /"]
+    assert "glance" not in rabbit.users
+    assert not {"add_user", "set_permissions"} & set(rabbit.verbs())
+
+
+def test_authentication_that_fails_for_another_reason_is_an_error(installed):
+    down = ctl("", retcode=69, stderr="Error: unable to perform an operation on node 'rabbit@ctl1'")
+    with patch.dict(rabbitmq_cluster.__salt__, {"cmd.run_all": down}):
+        with pytest.raises(CommandExecutionError, match=r"authenticate_user nova failed \(69\)"):
+            rabbitmq_cluster.authenticates("nova", "secret-pw")
+        assert "secret-pw" not in down.call_args.args[0]
+        assert down.call_args.kwargs["stdin"] == "secret-pw\n"
+
+
+@pytest.mark.parametrize("kwargs, says", [
+    ({"password": ""}, "no password given"),
+    ({"password": "pw", "perms": [".*", ".*"]}, "three patterns"),
+])
+def test_ensure_user_refuses_bad_arguments(rabbit, kwargs, says):
+    with pytest.raises(SaltInvocationError, match=says):
+        rabbitmq_cluster.ensure_user("nova", **kwargs)
+    assert rabbit.calls == []

@@ -154,11 +154,12 @@ def test_the_others_join_the_first_controller_with_retries(rendered, minion_id):
 def test_guest_removed_and_admin_from_the_secrets(rendered, minion_id):
     high = rendered(minion_id)
     assert _function(high["rabbitmq-cluster-user-guest-absent"]) == "rabbitmq_user.absent"
-    admin = _args(high["rabbitmq-cluster-user-admin-present"], "rabbitmq_user")
+    admin = _args(high["rabbitmq-cluster-user-admin-present"], "rabbitmq_account")
     assert admin["name"] == "admin"
-    assert admin["password"] == ADMIN_PASSWORD
+    assert admin["password_secret"] == "rabbitmq_admin_password"
+    assert ADMIN_PASSWORD not in json.dumps(high)
     assert admin["tags"] == ["administrator"]
-    assert admin["perms"] == [{"/": [".*", ".*", ".*"]}]
+    assert admin["vhost"] == "/"
 
 
 @pytest.mark.parametrize("minion_id", ["ctl1", "ctl2", "nas"])

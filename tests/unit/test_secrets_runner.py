@@ -387,6 +387,10 @@ def test_the_deploy_has_the_same_openstack_steps(render):
     # the first controller's second pass changed nothing (its own step did it)
     assert steps["deploy-rabbitmq"][:2] == ("ctl2,nas", "rabbitmq")
     assert steps["deploy-base"][2] == ["deploy-site-pillar-valid"]
+    # five SLS in one run on the controllers, in order, after the NAS's exports
+    assert steps["deploy-controller-services"] == (
+        "ctl1,ctl2", ["memcached", "nfs.client", "galera.backup", "haproxy", "pacemaker"],
+        ["deploy-nfs-server"])
     assert len(steps) == 2 + len(yaml.safe_load((SALT / "orch" / "deploy.yaml").read_text())[
         "steps"])
 
