@@ -95,6 +95,31 @@ def active_host(lab):
     return active[0] if len(active) == 1 and len(states) == 2 else None
 
 
+# what a controller's L3 agent did lately (an HA state "unknown" is an agent
+# the server counts as dead: its reports stopped)
+L3_AGENT_LOG = ("systemctl is-active neutron-l3-agent; pgrep -c keepalived;"
+                " tail -n 40 /var/log/neutron/neutron-l3-agent.log;"
+                " journalctl -q -u neutron-l3-agent -n 15 --no-pager")
+
+
+def l3_evidence(lab):
+    rows = [(a["Host"], a["Binary"], a["Alive"], a["State"], a.get("HA State"))
+            for a in agents(lab)]
+    text = f"agents (host, binary, alive, up): {sorted(rows)}\n"
+    for node in CONTROLLERS:
+        out = lab.exec(node, "sh", "-c", L3_AGENT_LOG, check=False).stdout
+        text += f"neutron-l3-agent on {node}:\n{out}\n"
+    return text
+
+
+def wait_router(lab, what, predicate, timeout, interval=2):
+    """``lab.wait`` for the HA router, with the L3 agents' evidence on timeout."""
+    try:
+        return lab.wait(what, predicate, timeout, interval=interval)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{l3_evidence(lab)}") from exc
+
+
 def qrouter(lab):
     return "qrouter-" + lab.openstack("router", "show", ROUTER, "-f", "json")["id"]
 
@@ -160,9 +185,8 @@ def test_every_agent_is_alive_on_both_controllers(networks):
 def test_the_router_is_ha_with_one_active_and_one_standby_agent(networks):
     router = networks.openstack("router", "show", ROUTER, "-f", "json")
     assert router["ha"] is True, router
-    networks.wait("one active and one standby L3 agent", lambda: active_host(networks),
-                  120, interval=2)
-    assert sorted(ha_states(networks).values()) == ["active", "standby"]
+    wait_router(networks, "one active and one standby L3 agent",
+                lambda: sorted(ha_states(networks).values()) == ["active", "standby"], 120)
     assert set(ha_states(networks)) == set(CONTROLLERS)
 
 
@@ -176,7 +200,7 @@ def test_the_self_service_network_has_two_dhcp_agents(networks):
 def test_the_router_gateway_answers_the_host_on_the_provider_network(networks):
     address = gateway_address(networks)
     assert address.startswith("10.78.0.")
-    networks.wait("an active router", lambda: active_host(networks), 120, interval=2)
+    wait_router(networks, "an active router", lambda: active_host(networks), 120)
     networks.wait(f"{address} answering ICMP from 10.78.0.1", lambda: answers(address),
                   60, interval=1)
     took = [icmp_echo(address, seq) for seq in range(2, 7)]
@@ -209,7 +233,7 @@ class Pinger(threading.Thread):
 
 def test_the_router_fails_over_when_its_active_side_loses_the_ha_network(networks):
     address = gateway_address(networks)
-    active = networks.wait("an active router", lambda: active_host(networks), 120, interval=2)
+    active = wait_router(networks, "an active router", lambda: active_host(networks), 120)
     standby = next(h for h in CONTROLLERS if h != active)
     netns = qrouter(networks)
     links = networks.exec(active, "ip", "netns", "exec", netns, "ip", "-o", "link").stdout
@@ -219,7 +243,7 @@ def test_the_router_fails_over_when_its_active_side_loses_the_ha_network(network
     pinger.start()
     networks.exec(active, "ip", "netns", "exec", netns, "ip", "link", "set", ha, "down")
     try:
-        networks.wait(f"{standby} taking the router over", lambda: (
+        wait_router(networks, f"{standby} taking the router over", lambda: (
             ha_states(networks).get(standby) == "active"
             and time.monotonic() - pinger.last_ok < 1), 120, interval=1)
         time.sleep(2)  # answers go on from the new side
@@ -267,7 +291,7 @@ def test_a_port_on_the_self_service_network_reaches_nova_metadata(networks):
     port = networks.openstack("port", "create", "--network", SELF_SERVICE[0], "--fixed-ip",
                               f"subnet={SELF_SERVICE[1]},ip-address={FAKE_VM['address']}",
                               "--device", FAKE_VM["device"], FAKE_VM["port"], "-f", "json")
-    node = networks.wait("an active router", lambda: active_host(networks), 120, interval=2)
+    node = wait_router(networks, "an active router", lambda: active_host(networks), 120)
     bridge = "brq" + networks.openstack("network", "show", SELF_SERVICE[0], "-f",
                                         "json")["id"][:11]
     ns, veth = FAKE_VM["netns"], FAKE_VM["veth"]
