@@ -105,14 +105,18 @@ class Lab:
         result = self.cli("status", "--json", check=False)
         return json.loads(result.stdout), result.returncode
 
-    def wait(self, what, predicate, timeout, interval=1.0):
+    def wait(self, what, predicate, timeout, interval=1.0, evidence=None):
+        """``predicate()``'s first true value, asked every ``interval`` s; on
+        timeout an AssertionError naming ``what``, and what ``evidence()``
+        (when given) says the failure's cause may be."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             value = predicate()
             if value:
                 return value
             time.sleep(interval)
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        message = f"timed out after {timeout}s waiting for {what}"
+        raise AssertionError(f"{message}\n{evidence()}" if evidence else message)
 
 
 def secrets_in(text, values):

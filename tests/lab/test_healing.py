@@ -56,10 +56,8 @@ def wait_green(lab, what, timeout):
         last["problems"] = data.get("problems")
         return retcode == 0 and data["status"] == "ok"
 
-    try:
-        lab.wait(f"the site all green ({what})", is_green, timeout, interval=5)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; the status still said: {last.get('problems')}") from exc
+    lab.wait(f"the site all green ({what})", is_green, timeout, interval=5,
+             evidence=lambda: f"the status still said: {last.get('problems')}")
     took = time.monotonic() - start
     print(f"\n{what}: all green after {took:.0f}s")
     return took
@@ -96,10 +94,8 @@ def wait_acted(lab, since, what, predicate, timeout):
     """Wait until the heal runs on record since ``since`` hold actions for
     which ``predicate(actions)`` is true (a run is on record once it is
     over, which may be after the site is green); on timeout, name the runs."""
-    try:
-        lab.wait(what, lambda: predicate(acted(heal_runs(since))), timeout, interval=5)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}: {heal_runs(since)}") from exc
+    lab.wait(what, lambda: predicate(acted(heal_runs(since))), timeout, interval=5,
+             evidence=lambda: f"the heal runs since: {heal_runs(since)}")
 
 
 class Writes:

@@ -114,10 +114,8 @@ def l3_evidence(lab):
 
 def wait_router(lab, what, predicate, timeout, interval=2):
     """``lab.wait`` for the HA router, with the L3 agents' evidence on timeout."""
-    try:
-        return lab.wait(what, predicate, timeout, interval=interval)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\n{l3_evidence(lab)}") from exc
+    return lab.wait(what, predicate, timeout, interval=interval,
+                    evidence=lambda: l3_evidence(lab))
 
 
 def qrouter(lab):

@@ -77,10 +77,8 @@ def test_a_volume_is_created_and_attached_to_the_server(cloud):
         assert shown["status"] not in ("error", "error_attaching"), shown
         return shown if shown["status"] == "in-use" else None
 
-    try:
-        shown = cloud.wait("the volume in-use", in_use, 180, interval=3)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\n{attach_evidence(cloud, volume['id'])}") from None
+    shown = cloud.wait("the volume in-use", in_use, 180, interval=3,
+                       evidence=lambda: attach_evidence(cloud, volume["id"]))
     (attachment,) = shown["attachments"]
     server = cloud.openstack("server", "show", "smoke-server-1", "-f", "json")
     assert attachment["server_id"] == server["id"], attachment
