@@ -148,10 +148,11 @@ def _json(text, what):
 # --- rabbitmqctl --------------------------------------------------------------
 
 
-def _ctl(*args, node=None, password=None, check=True):
-    """Run ``rabbitmqctl <args>`` (JSON output); ``password`` goes on its
-    standard input (where add_user, change_password and authenticate_user
-    read it when the argument is left out) and the output is never logged."""
+def _run(*args, node=None, password=None):
+    """Run ``rabbitmqctl <args>`` (JSON output) and return cmd.run_all's
+    result; ``password`` goes on its standard input (where add_user,
+    change_password and authenticate_user read it when the argument is left
+    out) and the output is then never logged."""
     binary = salt.utils.path.which(RABBITMQCTL)
     if not binary:
         raise CommandExecutionError("rabbitmqctl not found: rabbitmq-server is not installed")
@@ -160,13 +161,18 @@ def _ctl(*args, node=None, password=None, check=True):
         cmd += ["-n", node]
     cmd += [*args, "--formatter", "json", "-q"]
     extra = {} if password is None else {"stdin": f"{password}\n", "output_loglevel": "quiet"}
-    res = __salt__["cmd.run_all"](cmd, python_shell=False, ignore_retcode=True, **extra)
-    if check and res["retcode"] != 0:
+    return __salt__["cmd.run_all"](cmd, python_shell=False, ignore_retcode=True, **extra)
+
+
+def _ctl(*args, node=None, password=None):
+    """``_run``'s output; a failed run raises with rabbitmqctl's message."""
+    res = _run(*args, node=node, password=password)
+    if res["retcode"] != 0:
         message = (res.get("stderr") or res.get("stdout") or "").strip()
         raise CommandExecutionError(
             f"rabbitmqctl {' '.join(args)} failed ({res['retcode']}): {message}"
         )
-    return res["stdout"] if check else res
+    return res["stdout"]
 
 
 def status(node=None):
@@ -320,7 +326,7 @@ def authenticates(name, password):
 
         salt ctl1 rabbitmq_cluster.authenticates nova "$PASSWORD"
     """
-    res = _ctl("authenticate_user", name, password=password, check=False)
+    res = _run("authenticate_user", name, password=password)
     if res["retcode"] == 0:
         return True
     text = f"{res.get('stdout') or ''} {res.get('stderr') or ''}"
